@@ -1,0 +1,72 @@
+/* tools/birch.c: the birch command: dispatches to its subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/cmd.h"
+
+static const char usage[] =
+	"usage: birch <command> [arguments]\n"
+	"\n"
+	"Birch, a Certificate Transparency log engine.\n"
+	"\n"
+	"commands:\n"
+	"  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
+	"  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
+	"  version  print the version\n"
+	"\n"
+	"Run 'birch <command> --help' for a command's arguments.\n";
+
+int
+cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "birch %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+bool
+cmd_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("birch %s\n", BIRCH_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "merkle") == 0)
+		return cmd_merkle(argc - 1, argv + 1);
+	if (strcmp(cmd, "demo") == 0)
+		return cmd_demo(argc - 1, argv + 1);
+	fprintf(stderr, "birch: unknown command '%s' (try 'birch --help')\n", cmd);
+	return EXIT_USAGE;
+}
