@@ -3,10 +3,16 @@
  *
  * One machine-readable line per case:
  *   bench=sha256x op=pairs impl=shani batch=1024 ns_per_op=41.2 mops=24.27 vs_lowlevel=2.71x
+ *     lowlevel_ns=111.6
  * ns_per_op is per hash (a node or a leaf), the best of several repetitions of about 0.2 s
- * each, since the machine is shared and noisy. vs_lowlevel is the speed-up over OpenSSL's
- * low-level SHA256_Init/Update/Final on the same message (a 65-byte node, or a leaf of the same
- * length), which is what the engine would do without batching.
+ * each. vs_lowlevel is the speed-up over OpenSSL's low-level SHA256_Init/Update/Final on the
+ * same message (a 65-byte node, or a leaf of the same length), which is what the engine would
+ * do without batching; lowlevel_ns is that baseline.
+ *
+ * The machine is shared and noisy, and its speed drifts over seconds, so the contenders of a
+ * case (the baseline and every implementation at one batch size) race round-robin: each
+ * repetition runs all of them back to back and each keeps its best. Ratios within a case are
+ * then taken in the same time window.
  *
  * Usage: bench_sha256x [--quick]   (--quick: short runs, a smoke test)
  */
@@ -27,27 +33,31 @@
 #define MAXBATCH 4096
 #define MAXLEAF  1500
 
-static const size_t node_batches[] = { 1, 2, 4, 8, 16, 64, 256, 1024, 4096 };
-static const size_t leaf_lens[] = { 32, 200, 1500 };
+static const size_t node_batches[] = {1, 2, 4, 8, 16, 64, 256, 1024, 4096};
+static const size_t leaf_lens[] = {32, 200, 1500};
 static const size_t leaf_batch = 1024;
-static const enum sha256x_impl impls[] = { SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2 };
+static const enum sha256x_impl impls[] = {SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2};
 
 static double rep_seconds = 0.2; /* one repetition */
-static int reps = 3;              /* best of */
+static int reps = 3;             /* best of */
 
 /* Inputs, filled once from a fixed seed. */
 static uint8_t hashes[2 * MAXBATCH][HLEN];
 static uint8_t out[MAXBATCH][HLEN];
 static const uint8_t *left[MAXBATCH], *right[MAXBATCH];
-static uint8_t leaf_data[MAXBATCH * 8 + MAXLEAF]; /* leaves overlap: only bandwidth matters */
+static uint8_t leaf_data[7 * MAXBATCH + MAXLEAF]; /* leaf i at 7 * i: unaligned, overlapping */
 static const uint8_t *leaf_msg[MAXBATCH];
 static size_t leaf_len[MAXBATCH];
 
-/* What a case runs: `iters` calls of `batch` hashes. */
+/* One contender: `iters` calls of fn, each hashing `batch` messages with `impl` selected
+ * (SHA256X_AUTO: fn calls OpenSSL directly). */
 struct run {
 	void (*fn)(const struct run *r, size_t iters);
+	enum sha256x_impl impl;
 	size_t batch;
-	size_t len; /* leaf length */
+	size_t len;   /* leaf length */
+	size_t iters; /* per repetition, from calibrate() */
+	double best;  /* ns per hash */
 };
 
 static double
@@ -61,29 +71,40 @@ now(void)
 static double
 timed(const struct run *r, size_t iters)
 {
+	if (r->impl != SHA256X_AUTO && sha256x_select(r->impl) != 0)
+		abort(); /* checked supported before the race */
 	double t0 = now();
 	r->fn(r, iters);
 	return now() - t0;
 }
 
-/* Best ns per hash. Iterations double until a run lasts a tenth of a repetition (this also
- * warms caches and the clock), then scale so one repetition lasts about rep_seconds. */
-static double
-measure(const struct run *r)
+/* Iterations double until a run lasts a tenth of a repetition (this also warms caches and the
+ * clock), then scale so one repetition lasts about rep_seconds. */
+static void
+calibrate(struct run *r)
 {
 	size_t iters = 1;
 	double dt;
 	while ((dt = timed(r, iters)) < rep_seconds / 10 && iters < ((size_t)1 << 40))
 		iters *= 2;
-	iters = (size_t)((double)iters * rep_seconds / dt) + 1;
+	r->iters = (size_t)((double)iters * rep_seconds / dt) + 1;
+	r->best = 1e30;
+}
 
-	double best = 1e30;
+/* Round-robin repetitions of n contenders; each keeps its best ns per hash. */
+static void
+race(struct run *r, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		calibrate(&r[k]);
 	for (int i = 0; i < reps; i++) {
-		double ns = timed(r, iters) * 1e9 / ((double)iters * (double)r->batch);
-		if (ns < best)
-			best = ns;
+		for (size_t k = 0; k < n; k++) {
+			double ns = timed(&r[k], r[k].iters) * 1e9 /
+			            ((double)r[k].iters * (double)r[k].batch);
+			if (ns < r[k].best)
+				r[k].best = ns;
+		}
 	}
-	return best;
 }
 
 /* Keeps the compiler from dropping a result it can see is unused. */
@@ -95,6 +116,7 @@ consume(const void *p)
 
 /* ---- cases ---------------------------------------------------------------------------------- */
 
+/* SHA256() wants the message in one piece, so this baseline includes a 64-byte copy. */
 static void
 run_oneshot_node(const struct run *r, size_t iters)
 {
@@ -140,7 +162,7 @@ static void
 run_pairs(const struct run *r, size_t iters)
 {
 	for (size_t i = 0; i < iters; i++) {
-		sha256x_pairs(out, (const uint8_t (*)[HLEN])hashes, r->batch);
+		sha256x_pairs(out, (const uint8_t(*)[HLEN])hashes, r->batch);
 		consume(out);
 	}
 }
@@ -169,8 +191,8 @@ static void
 setup(void)
 {
 	uint64_t s = 0x5eed5eed5eedULL; /* fixed seed: splitmix64 */
-	uint8_t *bytes[] = { &hashes[0][0], leaf_data };
-	size_t sizes[] = { sizeof hashes, sizeof leaf_data };
+	uint8_t *bytes[] = {&hashes[0][0], leaf_data};
+	size_t sizes[] = {sizeof hashes, sizeof leaf_data};
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < sizes[k]; i++) {
 			uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
@@ -188,15 +210,15 @@ setup(void)
 }
 
 static void
-print_line(const char *op, const char *impl, size_t batch, size_t len, double ns, double base)
+print_line(const char *op, const char *impl, const struct run *r, const struct run *base)
 {
-	printf("bench=sha256x op=%s impl=%s batch=%zu", op, impl, batch);
-	if (len > 0)
-		printf(" len=%zu", len);
-	printf(" ns_per_op=%.1f mops=%.2f", ns, 1e3 / ns);
-	if (len > 0)
-		printf(" mb_s=%.0f", (double)len * 1e3 / ns);
-	printf(" vs_lowlevel=%.2fx\n", base / ns);
+	printf("bench=sha256x op=%s impl=%s batch=%zu", op, impl, r->batch);
+	if (r->len > 0)
+		printf(" len=%zu", r->len);
+	printf(" ns_per_op=%.1f mops=%.2f", r->best, 1e3 / r->best);
+	if (r->len > 0)
+		printf(" mb_s=%.0f", (double)r->len * 1e3 / r->best);
+	printf(" vs_lowlevel=%.2fx lowlevel_ns=%.1f\n", base->best / r->best, base->best);
 	fflush(stdout);
 }
 
@@ -227,40 +249,61 @@ main(int argc, char **argv)
 	}
 	setup();
 
-	/* Baselines first: every other line is relative to the low-level node. */
-	double lowlevel = measure(&(struct run){ .fn = run_lowlevel_node, .batch = 1 });
-	double oneshot = measure(&(struct run){ .fn = run_oneshot_node, .batch = 1 });
-	print_line("node", "openssl-lowlevel", 1, 0, lowlevel, lowlevel);
-	print_line("node", "openssl-oneshot", 1, 0, oneshot, lowlevel);
-
+	/* The implementations this CPU runs; the others get one line saying so. */
+	enum sha256x_impl have[sizeof impls / sizeof impls[0]];
+	size_t nhave = 0;
 	for (size_t k = 0; k < sizeof impls / sizeof impls[0]; k++) {
-		const char *name = sha256x_impl_name(impls[k]);
-		if (sha256x_select(impls[k]) != 0) {
-			printf("bench=sha256x impl=%s skipped=unsupported\n", name);
-			continue;
-		}
-		for (size_t b = 0; b < sizeof node_batches / sizeof node_batches[0]; b++) {
-			struct run r = { .fn = run_pairs, .batch = node_batches[b] };
-			print_line("pairs", name, r.batch, 0, measure(&r), lowlevel);
-			r.fn = run_nodes;
-			print_line("nodes", name, r.batch, 0, measure(&r), lowlevel);
-		}
+		if (sha256x_supported(impls[k]))
+			have[nhave++] = impls[k];
+		else
+			printf("bench=sha256x impl=%s skipped=unsupported\n",
+			       sha256x_impl_name(impls[k]));
 	}
 
+	/* The baselines on their own: a 65-byte node, low-level and one-shot. */
+	struct run base[2] = {
+		{.fn = run_lowlevel_node, .impl = SHA256X_AUTO, .batch = 1},
+		{.fn = run_oneshot_node, .impl = SHA256X_AUTO, .batch = 1},
+	};
+	race(base, 2);
+	print_line("node", "openssl-lowlevel", &base[0], &base[0]);
+	print_line("node", "openssl-oneshot", &base[1], &base[0]);
+
+	/* Nodes: per batch size, the low-level baseline against pairs and nodes of each. */
+	for (size_t b = 0; b < sizeof node_batches / sizeof node_batches[0]; b++) {
+		struct run r[1 + 2 * sizeof impls / sizeof impls[0]];
+		size_t n = 0;
+		r[n++] = (struct run){.fn = run_lowlevel_node, .impl = SHA256X_AUTO, .batch = 1};
+		for (size_t k = 0; k < nhave; k++) {
+			r[n++] = (struct run){
+			        .fn = run_pairs, .impl = have[k], .batch = node_batches[b]};
+			r[n++] = (struct run){
+			        .fn = run_nodes, .impl = have[k], .batch = node_batches[b]};
+		}
+		race(r, n);
+		for (size_t k = 1; k < n; k++)
+			print_line(r[k].fn == run_pairs ? "pairs" : "nodes",
+			           sha256x_impl_name(r[k].impl), &r[k], &r[0]);
+	}
+
+	/* Leaves of one length per case, against low-level OpenSSL on the same length. */
 	for (size_t j = 0; j < sizeof leaf_lens / sizeof leaf_lens[0]; j++) {
 		size_t len = leaf_lens[j];
 		for (size_t i = 0; i < leaf_batch; i++) {
-			leaf_msg[i] = leaf_data + 7 * i; /* distinct starts, mostly unaligned */
+			leaf_msg[i] = leaf_data + 7 * i;
 			leaf_len[i] = len;
 		}
-		double base = measure(&(struct run){ .fn = run_lowlevel_leaf, .batch = 1, .len = len });
-		print_line("leaf", "openssl-lowlevel", 1, len, base, base);
-		for (size_t k = 0; k < sizeof impls / sizeof impls[0]; k++) {
-			if (sha256x_select(impls[k]) != 0)
-				continue;
-			struct run r = { .fn = run_leaves, .batch = leaf_batch, .len = len };
-			print_line("leaf", sha256x_impl_name(impls[k]), r.batch, len, measure(&r), base);
-		}
+		struct run r[1 + sizeof impls / sizeof impls[0]];
+		size_t n = 0;
+		r[n++] = (struct run){
+		        .fn = run_lowlevel_leaf, .impl = SHA256X_AUTO, .batch = 1, .len = len};
+		for (size_t k = 0; k < nhave; k++)
+			r[n++] = (struct run){
+			        .fn = run_leaves, .impl = have[k], .batch = leaf_batch, .len = len};
+		race(r, n);
+		print_line("leaf", "openssl-lowlevel", &r[0], &r[0]);
+		for (size_t k = 1; k < n; k++)
+			print_line("leaf", sha256x_impl_name(r[k].impl), &r[k], &r[0]);
 	}
 	return 0;
 }

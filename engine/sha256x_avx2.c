@@ -5,6 +5,13 @@
  * blocks. Message words are transposed into lanes as they are loaded (an 8x8 transpose of
  * 32-bit words) and the digests transposed back out.
  *
+ * Cost: a whole 8-lane pass however few messages a call has, so batches under 8 are slow
+ * (a single node costs as much as eight). Measured on the Sapphire Rapids Xeon this was written
+ * on, 8+ nodes run at about 110 ns each: slower than SHA-NI (about 70), a little faster than
+ * OpenSSL's low-level calls (about 130, which use SHA-NI there) and 3.2x faster than OpenSSL
+ * without SHA-NI (OPENSSL_ia32cap=":~0x20000000"), which is the case this kernel is for:
+ * CPUs with AVX2 and no SHA extensions.
+ *
  * Every function that uses the intrinsics carries its own target attribute, so the file builds
  * with no -m flags and whatever -march a dependency's pkg-config adds.
  */
@@ -18,7 +25,7 @@
 
 #define LANES 8
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2        __attribute__((target("avx2")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
 
 static bool
@@ -31,46 +38,50 @@ avx2_cpu_ok(void)
 
 /* ---- the 8-lane compression function ------------------------------------------------------ */
 
-#define ADD(a, b)   _mm256_add_epi32((a), (b))
-#define XOR(a, b)   _mm256_xor_si256((a), (b))
-#define ROTR(x, n)  _mm256_or_si256(_mm256_srli_epi32((x), (n)), _mm256_slli_epi32((x), 32 - (n)))
-#define BSIG0(x)    XOR(XOR(ROTR(x, 2), ROTR(x, 13)), ROTR(x, 22))
-#define BSIG1(x)    XOR(XOR(ROTR(x, 6), ROTR(x, 11)), ROTR(x, 25))
-#define SSIG0(x)    XOR(XOR(ROTR(x, 7), ROTR(x, 18)), _mm256_srli_epi32((x), 3))
-#define SSIG1(x)    XOR(XOR(ROTR(x, 17), ROTR(x, 19)), _mm256_srli_epi32((x), 10))
+#define ADD(a, b)  _mm256_add_epi32((a), (b))
+#define XOR(a, b)  _mm256_xor_si256((a), (b))
+#define ROTR(x, n) _mm256_or_si256(_mm256_srli_epi32((x), (n)), _mm256_slli_epi32((x), 32 - (n)))
+#define BSIG0(x)   XOR(XOR(ROTR(x, 2), ROTR(x, 13)), ROTR(x, 22))
+#define BSIG1(x)   XOR(XOR(ROTR(x, 6), ROTR(x, 11)), ROTR(x, 25))
+#define SSIG0(x)   XOR(XOR(ROTR(x, 7), ROTR(x, 18)), _mm256_srli_epi32((x), 3))
+#define SSIG1(x)   XOR(XOR(ROTR(x, 17), ROTR(x, 19)), _mm256_srli_epi32((x), 10))
 /* Ch(e,f,g) = (e & f) ^ (~e & g), as g ^ (e & (f ^ g)): one operation fewer. */
 #define CH(e, f, g) XOR((g), _mm256_and_si256((e), XOR((f), (g))))
 /* Maj(a,b,c) = (a & b) | (c & (a | b)). */
-#define MAJ(a, b, c) \
-	_mm256_or_si256(_mm256_and_si256((a), (b)), _mm256_and_si256((c), _mm256_or_si256((a), (b))))
-
-/* Round t; w[t & 15] already holds word t. The caller rotates the variable names rather than
- * moving eight registers per round. */
-#define ROUND(a, b, c, d, e, f, g, h, t)                                                        \
-	do {                                                                                    \
-		__m256i t1_ = ADD(ADD(h, BSIG1(e)),                                             \
-		                  ADD(CH(e, f, g), ADD(_mm256_set1_epi32((int)sha256x_k[t]),    \
-		                                       w[(t) & 15])));                          \
-		__m256i t2_ = ADD(BSIG0(a), MAJ(a, b, c));                                      \
-		d = ADD(d, t1_);                                                                \
-		h = ADD(t1_, t2_);                                                              \
-	} while (0)
+#define MAJ(a, b, c)                                                                               \
+	_mm256_or_si256(_mm256_and_si256((a), (b)),                                                \
+	                _mm256_and_si256((c), _mm256_or_si256((a), (b))))
 
 /* Word t >= 16 of the schedule, in place in the 16-word ring. */
-#define SCHEDULE(t)                                                                             \
-	(w[(t) & 15] = ADD(ADD(SSIG1(w[((t) - 2) & 15]), w[((t) - 7) & 15]),                       \
-	                   ADD(SSIG0(w[((t) - 15) & 15]), w[(t) & 15])))
+#define SCHEDULE(t)                                                                                \
+	(w[(t)&15] = ADD(ADD(SSIG1(w[((t)-2) & 15]), w[((t)-7) & 15]),                             \
+	                 ADD(SSIG0(w[((t)-15) & 15]), w[(t)&15])))
 
-#define EIGHT_ROUNDS(t)                                                                         \
-	do {                                                                                    \
-		ROUND(a, b, c, d, e, f, g, h, (t) + 0);                                         \
-		ROUND(h, a, b, c, d, e, f, g, (t) + 1);                                         \
-		ROUND(g, h, a, b, c, d, e, f, (t) + 2);                                         \
-		ROUND(f, g, h, a, b, c, d, e, (t) + 3);                                         \
-		ROUND(e, f, g, h, a, b, c, d, (t) + 4);                                         \
-		ROUND(d, e, f, g, h, a, b, c, (t) + 5);                                         \
-		ROUND(c, d, e, f, g, h, a, b, (t) + 6);                                         \
-		ROUND(b, c, d, e, f, g, h, a, (t) + 7);                                         \
+/* Round t, computing its schedule word first from t = 16 on (just in time: 5% faster here than
+ * eight words ahead). The caller rotates the variable names rather than moving eight registers
+ * per round. */
+#define ROUND(a, b, c, d, e, f, g, h, t)                                                           \
+	do {                                                                                       \
+		if ((t) >= 16)                                                                     \
+			SCHEDULE(t);                                                               \
+		__m256i t1_ = ADD(                                                                 \
+		        ADD(h, BSIG1(e)),                                                          \
+		        ADD(CH(e, f, g), ADD(_mm256_set1_epi32((int)sha256x_k[t]), w[(t)&15])));   \
+		__m256i t2_ = ADD(BSIG0(a), MAJ(a, b, c));                                         \
+		d = ADD(d, t1_);                                                                   \
+		h = ADD(t1_, t2_);                                                                 \
+	} while (0)
+
+#define EIGHT_ROUNDS(t)                                                                            \
+	do {                                                                                       \
+		ROUND(a, b, c, d, e, f, g, h, (t) + 0);                                            \
+		ROUND(h, a, b, c, d, e, f, g, (t) + 1);                                            \
+		ROUND(g, h, a, b, c, d, e, f, (t) + 2);                                            \
+		ROUND(f, g, h, a, b, c, d, e, (t) + 3);                                            \
+		ROUND(e, f, g, h, a, b, c, d, (t) + 4);                                            \
+		ROUND(d, e, f, g, h, a, b, c, (t) + 5);                                            \
+		ROUND(c, d, e, f, g, h, a, b, (t) + 6);                                            \
+		ROUND(b, c, d, e, f, g, h, a, (t) + 7);                                            \
 	} while (0)
 
 /* One block for each of the 8 lanes: s[j] is state word j, w[j] message word j (host order,
@@ -81,14 +92,11 @@ compress8(__m256i s[8], __m256i w[16])
 {
 	__m256i a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
 
+	/* Two loops so that the compiler knows which rounds need a schedule word. */
 	for (int t = 0; t < 16; t += 8)
 		EIGHT_ROUNDS(t);
-	for (int t = 16; t < 64; t += 8) {
-		/* The eight schedule words first: they depend only on earlier words. */
-		for (int i = 0; i < 8; i++)
-			SCHEDULE(t + i);
+	for (int t = 16; t < 64; t += 8)
 		EIGHT_ROUNDS(t);
-	}
 	s[0] = ADD(s[0], a), s[1] = ADD(s[1], b), s[2] = ADD(s[2], c), s[3] = ADD(s[3], d);
 	s[4] = ADD(s[4], e), s[5] = ADD(s[5], f), s[6] = ADD(s[6], g), s[7] = ADD(s[7], h);
 }
@@ -167,11 +175,12 @@ nodes8(uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[LANES],
 	load_words(rw, right);
 	w[0] = _mm256_or_si256(_mm256_srli_epi32(lw[0], 8), _mm256_set1_epi32(0x01000000));
 	for (int j = 1; j < 8; j++)
-		w[j] = _mm256_or_si256(_mm256_srli_epi32(lw[j], 8), _mm256_slli_epi32(lw[j - 1], 24));
+		w[j] = _mm256_or_si256(_mm256_srli_epi32(lw[j], 8),
+		                       _mm256_slli_epi32(lw[j - 1], 24));
 	w[8] = _mm256_or_si256(_mm256_srli_epi32(rw[0], 8), _mm256_slli_epi32(lw[7], 24));
 	for (int j = 1; j < 8; j++)
-		w[8 + j] =
-			_mm256_or_si256(_mm256_srli_epi32(rw[j], 8), _mm256_slli_epi32(rw[j - 1], 24));
+		w[8 + j] = _mm256_or_si256(_mm256_srli_epi32(rw[j], 8),
+		                           _mm256_slli_epi32(rw[j - 1], 24));
 	iv_load(s);
 	compress8(s, w);
 
@@ -184,8 +193,8 @@ nodes8(uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[LANES],
 }
 
 static AVX2 void
-avx2_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left,
-           const uint8_t *const *right, size_t n)
+avx2_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left, const uint8_t *const *right,
+           size_t n)
 {
 	for (size_t i = 0; i < n; i += LANES) {
 		int nl = n - i < LANES ? (int)(n - i) : LANES;
@@ -266,7 +275,7 @@ union state {
 static void
 lane_start(struct lane *ln, union state *st, int l, size_t idx, size_t len)
 {
-	*ln = (struct lane){ .busy = true, .idx = idx, .blk = 0, .nblk = leaf_blocks(len) };
+	*ln = (struct lane){.busy = true, .idx = idx, .blk = 0, .nblk = leaf_blocks(len)};
 	for (int j = 0; j < 8; j++)
 		st->w[j][l] = sha256x_iv[j];
 }
@@ -287,8 +296,7 @@ lane_digest(uint8_t out[SHA256X_LEN], const union state *st, int l)
  * next message of the batch. Idle lanes (the batch ran out) hash a zero block that nobody
  * reads. */
 static AVX2 void
-avx2_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len,
-            size_t n)
+avx2_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len, size_t n)
 {
 	static const uint8_t idle[64];
 	struct lane ln[LANES];
@@ -298,7 +306,7 @@ avx2_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t
 	int busy = 0;
 
 	for (int l = 0; l < LANES; l++) {
-		ln[l] = (struct lane){ .busy = false };
+		ln[l] = (struct lane){.busy = false};
 		if (next < n) {
 			lane_start(&ln[l], &st, l, next, len[next]);
 			next++;
@@ -347,6 +355,6 @@ avx2_cpu_ok(void)
 	return false;
 }
 
-const struct sha256x_ops sha256x_ops_avx2 = { .name = "avx2", .cpu_ok = avx2_cpu_ok };
+const struct sha256x_ops sha256x_ops_avx2 = {.name = "avx2", .cpu_ok = avx2_cpu_ok};
 
 #endif

@@ -1,10 +1,14 @@
 /* engine/sha256x_shani.c: SHA-256 with the x86 SHA extensions, several messages interleaved.
  *
- * One message's compression is a chain of 32 dependent sha256rnds2 (each two rounds), so a
- * single stream waits on that instruction's latency. Hashing WAYS independent messages in the
- * same loop gives the core WAYS chains to overlap; the batch API always has several messages
- * at hand. Measured on the Xeon (Sapphire Rapids) this was written on, 4-way beats 2-way on
- * node batches (see bench/bench_sha256x.c).
+ * One message's compression is a chain of 32 dependent sha256rnds2 (two rounds each), so a
+ * single stream waits on that instruction's latency. Interleaving independent messages in one
+ * loop overlaps their chains until the SHA unit's throughput is the limit, and the batch API
+ * always has several messages at hand. Measured on the Sapphire Rapids Xeon this was written
+ * on (bench/bench_sha256x.c and interleaved A/B runs): for nodes 2-way is 13% faster than
+ * 1-way and 2-8% faster than 4-way (which spills registers for nothing more to overlap); for
+ * leaves 4-way is 10-15% faster than 2-way, since it also hides the per-block bookkeeping
+ * (padding, refilling lanes). Other CPUs may differ: NODE_WAYS and LEAF_WAYS can be set to 1, 2
+ * or 4 with -D to measure again.
  *
  * State layout is the one sha256rnds2 wants: two registers holding words ABEF and CDGH.
  * Every function that uses the intrinsics carries its own target attribute, so the file builds
@@ -19,14 +23,16 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
-/* Messages per interleaved group: 2 or 4 (4 measured faster; -DSHA256X_SHANI_WAYS=2 to compare). */
-#ifdef SHA256X_SHANI_WAYS
-#define WAYS SHA256X_SHANI_WAYS
-#else
-#define WAYS 4
+/* Messages in flight, for nodes and for leaves: 1, 2 or 4 (see above). */
+#ifndef NODE_WAYS
+#define NODE_WAYS 2
 #endif
+#ifndef LEAF_WAYS
+#define LEAF_WAYS 4
+#endif
+#define MAX_WAYS 4
 
-#define SHANI __attribute__((target("sha,sse4.1,ssse3")))
+#define SHANI        __attribute__((target("sha,sse4.1,ssse3")))
 #define SHANI_INLINE static inline __attribute__((always_inline, target("sha,sse4.1,ssse3")))
 
 static bool
@@ -76,31 +82,46 @@ digest_store(uint8_t out[SHA256X_LEN], __m128i abef, __m128i cdgh)
 	_mm_storeu_si128((__m128i *)(out + 16), bswap32(efgh));
 }
 
-#ifndef SOFT_MSG1
-#define SOFT_MSG1 1
-#endif
-SHANI_INLINE __m128i
-msg1(__m128i a, __m128i b)
+/* Rounds 4g..4g+3 of one message (g is a constant once inlined). The message schedule runs in
+ * the same 4-word registers q[0..3], msg1 three groups and msg2 one group ahead of use. */
+SHANI_INLINE void
+rounds4(int g, __m128i k, __m128i *s0, __m128i *s1, __m128i q[4])
 {
-#if SOFT_MSG1
-	__m128i x = _mm_alignr_epi8(b, a, 4);
-	__m128i s = _mm_xor_si128(_mm_srli_epi32(x, 7), _mm_slli_epi32(x, 25));
-	s = _mm_xor_si128(s, _mm_xor_si128(_mm_srli_epi32(x, 18), _mm_slli_epi32(x, 14)));
-	s = _mm_xor_si128(s, _mm_srli_epi32(x, 3));
-	return _mm_add_epi32(a, s);
-#else
-	return _mm_sha256msg1_epu32(a, b);
-#endif
+	__m128i x = _mm_add_epi32(q[g & 3], k);
+	*s1 = _mm_sha256rnds2_epu32(*s1, *s0, x);
+	if (g >= 3 && g <= 14) { /* words of group g+1 */
+		__m128i t = _mm_alignr_epi8(q[g & 3], q[(g - 1) & 3], 4);
+		q[(g + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(q[(g + 1) & 3], t), q[g & 3]);
+	}
+	*s0 = _mm_sha256rnds2_epu32(*s0, *s1, _mm_shuffle_epi32(x, 0x0e));
+	if (g >= 1 && g <= 12) /* first half of the schedule for group g+3 */
+		q[(g - 1) & 3] = _mm_sha256msg1_epu32(q[(g - 1) & 3], q[g & 3]);
 }
 
-/* One 64-byte block for each of nl messages (nl is a constant once inlined). w[l] holds message
- * l's 16 words in host order. Groups of four rounds go lane by lane, so the out-of-order core
- * sees nl independent sha256rnds2 chains side by side. The message schedule runs in the same
- * 4-word registers, msg1 three groups and msg2 one group ahead of use. */
+/* Group g for nl messages (nl is a constant too), lane by lane, so the core sees nl independent
+ * sha256rnds2 chains side by side. Spelled out, not looped: gcc -O2 keeps a loop of 3 or 4
+ * lanes, with the lanes in memory, and clang 14 partly unrolls pragma-unrolled ones. */
+SHANI_INLINE void
+group(int nl, int g, __m128i s0[], __m128i s1[], __m128i m[][4])
+{
+	__m128i k = _mm_loadu_si128((const __m128i *)&sha256x_k[4 * g]);
+
+	rounds4(g, k, &s0[0], &s1[0], m[0]);
+	if (nl > 1)
+		rounds4(g, k, &s0[1], &s1[1], m[1]);
+	if (nl > 2)
+		rounds4(g, k, &s0[2], &s1[2], m[2]);
+	if (nl > 3)
+		rounds4(g, k, &s0[3], &s1[3], m[3]);
+}
+
+/* One 64-byte block for each of nl messages; w[l] holds message l's 16 words in host order.
+ * The 16 groups are spelled out for the same reason: constant indexes keep the state in
+ * registers whatever the compiler's unrolling does. */
 SHANI_INLINE void
 compress(int nl, __m128i abef[], __m128i cdgh[], const __m128i w[][4])
 {
-	__m128i s0[WAYS], s1[WAYS], m[WAYS][4];
+	__m128i s0[MAX_WAYS], s1[MAX_WAYS], m[MAX_WAYS][4];
 
 	for (int l = 0; l < nl; l++) {
 		s0[l] = abef[l];
@@ -108,24 +129,12 @@ compress(int nl, __m128i abef[], __m128i cdgh[], const __m128i w[][4])
 		for (int j = 0; j < 4; j++)
 			m[l][j] = w[l][j];
 	}
-#pragma GCC unroll 16
-	for (int g = 0; g < 16; g++) {
-		__m128i k = _mm_loadu_si128((const __m128i *)&sha256x_k[4 * g]);
-#pragma GCC unroll 4
-		for (int l = 0; l < nl; l++) {
-			__m128i *q = m[l];
-			__m128i x = _mm_add_epi32(q[g & 3], k);
-			s1[l] = _mm_sha256rnds2_epu32(s1[l], s0[l], x);
-			if (g >= 3 && g <= 14) { /* words of group g+1 */
-				__m128i t = _mm_alignr_epi8(q[g & 3], q[(g - 1) & 3], 4);
-				q[(g + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(q[(g + 1) & 3], t),
-				                                      q[g & 3]);
-			}
-			s0[l] = _mm_sha256rnds2_epu32(s0[l], s1[l], _mm_shuffle_epi32(x, 0x0e));
-			if (g >= 1 && g <= 12) /* first half of the schedule for group g+3 */
-				q[(g - 1) & 3] = msg1(q[(g - 1) & 3], q[g & 3]);
-		}
-	}
+	group(nl, 0, s0, s1, m), group(nl, 1, s0, s1, m), group(nl, 2, s0, s1, m);
+	group(nl, 3, s0, s1, m), group(nl, 4, s0, s1, m), group(nl, 5, s0, s1, m);
+	group(nl, 6, s0, s1, m), group(nl, 7, s0, s1, m), group(nl, 8, s0, s1, m);
+	group(nl, 9, s0, s1, m), group(nl, 10, s0, s1, m), group(nl, 11, s0, s1, m);
+	group(nl, 12, s0, s1, m), group(nl, 13, s0, s1, m), group(nl, 14, s0, s1, m);
+	group(nl, 15, s0, s1, m);
 	for (int l = 0; l < nl; l++) {
 		abef[l] = _mm_add_epi32(abef[l], s0[l]);
 		cdgh[l] = _mm_add_epi32(cdgh[l], s1[l]);
@@ -143,8 +152,8 @@ nodes_n(int nl, uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[],
         const uint8_t *const right[])
 {
 	const __m128i prefix = _mm_set_epi32(0x01000000, 0, 0, 0); /* 0x01 in byte 15 */
-	const __m128i pad = _mm_cvtsi32_si128(0x80);                 /* 0x80 in byte 0 */
-	__m128i abef[WAYS], cdgh[WAYS], w[WAYS][4], r1[WAYS];
+	const __m128i pad = _mm_cvtsi32_si128(0x80);               /* 0x80 in byte 0 */
+	__m128i abef[NODE_WAYS], cdgh[NODE_WAYS], w[NODE_WAYS][4], r1[NODE_WAYS];
 
 	for (int l = 0; l < nl; l++) {
 		__m128i l0 = _mm_loadu_si128((const __m128i *)left[l]);
@@ -169,12 +178,12 @@ nodes_n(int nl, uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[],
 		digest_store(out[l], abef[l], cdgh[l]);
 }
 
-/* Fewer than WAYS nodes left: 2-way then 1-way, each still a full-speed instance. */
+/* Fewer than NODE_WAYS nodes left: 2-way then 1-way, each still a full-speed instance. */
 SHANI_INLINE void
 nodes_tail(size_t rem, uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[],
            const uint8_t *const right[])
 {
-#if WAYS > 2
+#if NODE_WAYS > 2
 	if (rem >= 2) {
 		nodes_n(2, out, left, right);
 		out += 2, left += 2, right += 2, rem -= 2;
@@ -185,27 +194,30 @@ nodes_tail(size_t rem, uint8_t (*out)[SHA256X_LEN], const uint8_t *const left[],
 }
 
 static SHANI void
-shani_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left,
-            const uint8_t *const *right, size_t n)
+shani_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left, const uint8_t *const *right,
+            size_t n)
 {
 	size_t i = 0;
-	for (; n - i >= WAYS; i += WAYS)
-		nodes_n(WAYS, out + i, left + i, right + i);
-	nodes_tail(n - i, out + i, left + i, right + i);
+	for (; n - i >= NODE_WAYS; i += NODE_WAYS)
+		nodes_n(NODE_WAYS, out + i, left + i, right + i);
+	if (i < n) /* not when n == 0: the pointers may be NULL then */
+		nodes_tail(n - i, out + i, left + i, right + i);
 }
 
 static SHANI void
 shani_pairs(uint8_t (*out)[SHA256X_LEN], const uint8_t (*in)[SHA256X_LEN], size_t n)
 {
-	const uint8_t *left[WAYS], *right[WAYS];
+	const uint8_t *left[NODE_WAYS] = {0}, *right[NODE_WAYS] = {0};
 	size_t i = 0;
-	for (; n - i >= WAYS; i += WAYS) {
-		for (int l = 0; l < WAYS; l++) {
+	for (; n - i >= NODE_WAYS; i += NODE_WAYS) {
+		for (int l = 0; l < NODE_WAYS; l++) {
 			left[l] = in[2 * (i + l)];
 			right[l] = in[2 * (i + l) + 1];
 		}
-		nodes_n(WAYS, out + i, left, right);
+		nodes_n(NODE_WAYS, out + i, left, right);
 	}
+	if (i == n) /* also n == 0, when the pointers may be NULL */
+		return;
 	for (size_t l = 0; l < n - i; l++) {
 		left[l] = in[2 * (i + l)];
 		right[l] = in[2 * (i + l) + 1];
@@ -262,12 +274,22 @@ SHANI_INLINE void
 compress_active(int active, __m128i abef[], __m128i cdgh[], const __m128i w[][4])
 {
 	switch (active) {
-#if WAYS > 2
-	case 4: compress(4, abef, cdgh, w); break;
-	case 3: compress(3, abef, cdgh, w); break;
+#if LEAF_WAYS > 2
+	case 4:
+		compress(4, abef, cdgh, w);
+		break;
+	case 3:
+		compress(3, abef, cdgh, w);
+		break;
 #endif
-	case 2: compress(2, abef, cdgh, w); break;
-	default: compress(1, abef, cdgh, w); break;
+#if LEAF_WAYS > 1
+	case 2:
+		compress(2, abef, cdgh, w);
+		break;
+#endif
+	default:
+		compress(1, abef, cdgh, w);
+		break;
 	}
 }
 
@@ -275,17 +297,16 @@ compress_active(int active, __m128i abef[], __m128i cdgh[], const __m128i w[][4]
  * the next message of the batch, or, when none is left, is replaced by the last active lane so
  * that lanes 0..active-1 are always the busy ones. */
 static SHANI void
-shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len,
-             size_t n)
+shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len, size_t n)
 {
-	struct lane ln[WAYS];
-	__m128i abef[WAYS], cdgh[WAYS], w[WAYS][4];
-	uint8_t buf[WAYS][64];
+	struct lane ln[LEAF_WAYS];
+	__m128i abef[LEAF_WAYS], cdgh[LEAF_WAYS], w[LEAF_WAYS][4];
+	uint8_t buf[LEAF_WAYS][64];
 	size_t next = 0;
 	int active = 0;
 
-	for (; active < WAYS && next < n; active++, next++) {
-		ln[active] = (struct lane){ .idx = next, .blk = 0, .nblk = leaf_blocks(len[next]) };
+	for (; active < LEAF_WAYS && next < n; active++, next++) {
+		ln[active] = (struct lane){.idx = next, .blk = 0, .nblk = leaf_blocks(len[next])};
 		iv_load(&abef[active], &cdgh[active]);
 	}
 	while (active > 0) {
@@ -303,7 +324,8 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 			}
 			digest_store(out[ln[l].idx], abef[l], cdgh[l]);
 			if (next < n) {
-				ln[l] = (struct lane){ .idx = next, .blk = 0, .nblk = leaf_blocks(len[next]) };
+				ln[l] = (struct lane){
+				        .idx = next, .blk = 0, .nblk = leaf_blocks(len[next])};
 				iv_load(&abef[l], &cdgh[l]);
 				next++;
 				l++;
@@ -333,6 +355,6 @@ shani_cpu_ok(void)
 	return false;
 }
 
-const struct sha256x_ops sha256x_ops_shani = { .name = "shani", .cpu_ok = shani_cpu_ok };
+const struct sha256x_ops sha256x_ops_shani = {.name = "shani", .cpu_ok = shani_cpu_ok};
 
 #endif

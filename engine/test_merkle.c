@@ -8,6 +8,7 @@
 #include "engine/merkle.h"
 #include "engine/sha256x.h"
 #include "tests/lib/check.h"
+#include "tests/lib/impls.h"
 #include "tests/lib/ref.h"
 #include "tests/lib/vec.h"
 
@@ -195,24 +196,19 @@ append_rejects_oversized_batch_and_overflow(void)
 	      sizeof(struct merkle_frontier));
 }
 
+static void
+per_impl_suite(void)
+{
+	RUN(leaf_and_node_hashes_match_rfc6962_vectors);
+	RUN(roots_of_every_prefix_match_rfc6962_vectors);
+	RUN(batch_append_matches_reference_for_every_size_to_1024);
+}
+
 int
 main(void)
 {
 	v8 = vec_json_file(vec_path("merkle/rfc6962_8leaf.json"));
-	for (int i = SHA256X_OPENSSL; i < SHA256X_IMPL_COUNT; i++) {
-		enum sha256x_impl impl = (enum sha256x_impl)i;
-		if (sha256x_select(impl) != 0) {
-			printf("skip %s: not supported by this CPU\n", sha256x_impl_name(impl));
-			continue;
-		}
-		printf("-- sha256x implementation: %s\n", sha256x_impl_name(impl));
-		RUN(leaf_and_node_hashes_match_rfc6962_vectors);
-		RUN(roots_of_every_prefix_match_rfc6962_vectors);
-		RUN(batch_append_matches_reference_for_every_size_to_1024);
-	}
-	if (sha256x_select(SHA256X_AUTO) != 0)
-		check_harness("cannot select auto");
-	printf("-- sha256x implementation: %s\n", sha256x_impl_name(sha256x_selected()));
+	check_each_impl(per_impl_suite);
 	RUN(push_and_batch_append_agree_on_random_sizes_to_1m);
 	RUN(append_rejects_oversized_batch_and_overflow);
 	return check_done();

@@ -10,6 +10,7 @@
 #include "engine/merkle.h"
 #include "engine/sha256x.h"
 #include "tests/lib/check.h"
+#include "tests/lib/impls.h"
 #include "tests/lib/ref.h"
 #include "tests/lib/vec.h"
 
@@ -317,6 +318,13 @@ bad_arguments_and_source_errors_are_reported(void)
 	CHECK(merkle_consistency_proof(&bad, 3, 8, p, &n) == -EIO, "source error propagates");
 }
 
+static void
+per_impl_suite(void)
+{
+	RUN(proofs_match_rfc6962_8leaf_vectors);
+	RUN(all_196_transparency_dev_probes_give_the_expected_verdict);
+}
+
 int
 main(void)
 {
@@ -328,19 +336,7 @@ main(void)
 	if (merkle_memtree_init(&tree8, 3) != 0 || merkle_memtree_append(&tree8, leaves, 8) != 0)
 		check_harness("memtree");
 
-	for (int i = SHA256X_OPENSSL; i < SHA256X_IMPL_COUNT; i++) {
-		enum sha256x_impl impl = (enum sha256x_impl)i;
-		if (sha256x_select(impl) != 0) {
-			printf("skip %s: not supported by this CPU\n", sha256x_impl_name(impl));
-			continue;
-		}
-		printf("-- sha256x implementation: %s\n", sha256x_impl_name(impl));
-		RUN(proofs_match_rfc6962_8leaf_vectors);
-		RUN(all_196_transparency_dev_probes_give_the_expected_verdict);
-	}
-	if (sha256x_select(SHA256X_AUTO) != 0)
-		check_harness("cannot select auto");
-	printf("-- sha256x implementation: %s\n", sha256x_impl_name(sha256x_selected()));
+	check_each_impl(per_impl_suite);
 	RUN(proofs_match_reference_for_every_size_to_1024);
 	RUN(proofs_match_reference_on_random_sizes_to_1m);
 	RUN(bad_arguments_and_source_errors_are_reported);

@@ -19,11 +19,11 @@
 #include "engine/sha256x.h"
 #include "tests/lib/check.h"
 
-#define HLEN    SHA256X_LEN
-#define MAXLEN  4096 /* longest random leaf */
-#define MAXN    1000 /* largest random batch */
+#define HLEN   SHA256X_LEN
+#define MAXLEN 4096 /* longest random leaf */
+#define MAXN   1000 /* largest random batch */
 
-static const enum sha256x_impl all_impls[] = { SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2 };
+static const enum sha256x_impl all_impls[] = {SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2};
 static const char *impl; /* name of the implementation under test, for failure messages */
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -58,7 +58,7 @@ static uint8_t pool[2 * MAXLEN + MAXN * 2 * HLEN + 64];
 
 static void
 oneshot_prefixed(uint8_t out[HLEN], uint8_t prefix, const uint8_t *a, size_t alen, const uint8_t *b,
-             size_t blen)
+                 size_t blen)
 {
 	static uint8_t buf[1 + MAXLEN + 64];
 	buf[0] = prefix;
@@ -92,6 +92,22 @@ unhex(uint8_t *out, const char *hex)
 	}
 }
 
+/* The batch sizes every random case runs, by round < BATCH_ROUNDS: 1..17 (every tail of the
+ * 2-, 4- and 8-lane kernels), some large ones, then 10 random ones up to MAXN. */
+static const size_t large_batches[] = {31, 63, 64, 65, 100, 255, 257, MAXN};
+#define NLARGE       (sizeof large_batches / sizeof large_batches[0])
+#define BATCH_ROUNDS (17 + NLARGE + 10)
+
+static size_t
+batch_size(size_t round)
+{
+	if (round < 17)
+		return round + 1;
+	if (round < 17 + NLARGE)
+		return large_batches[round - 17];
+	return 18 + rng_below(MAXN - 17);
+}
+
 /* Output arrays carry one extra entry that must stay untouched: a kernel's tail handling may
  * compute idle lanes but must not store them. */
 static uint8_t (*out_buf)[HLEN];
@@ -107,8 +123,8 @@ static void
 out_check(size_t n, const char *what, size_t detail)
 {
 	for (size_t i = 0; i < n; i++)
-		CHECK_MEM(out_buf[i], ref_buf[i], HLEN, "%s: %s %zu: hash %zu of %zu differs", impl, what,
-		          detail, i, n);
+		CHECK_MEM(out_buf[i], ref_buf[i], HLEN, "%s: %s %zu: hash %zu of %zu differs", impl,
+		          what, detail, i, n);
 	uint8_t guard[HLEN];
 	memset(guard, 0xa5, HLEN);
 	CHECK_MEM(out_buf[n], guard, HLEN, "%s: %s %zu: wrote past out[%zu]", impl, what, detail,
@@ -136,7 +152,7 @@ leaves_compare(size_t n, const char *what, size_t detail)
 static void
 test_leaf_lengths(void)
 {
-	static const size_t extra[] = { 247, 248, 255, 256, 511, 512, 1000, 1500, 4095, 4096 };
+	static const size_t extra[] = {247, 248, 255, 256, 511, 512, 1000, 1500, 4095, 4096};
 	size_t n = 0;
 
 	for (size_t len = 0; len <= 200; len++, n++) {
@@ -165,17 +181,18 @@ test_leaf_lengths(void)
 	leaves_compare(n, "descending lengths, batch", n);
 }
 
-/* Random batches: sizes 1..17 (every tail of 4- and 8-lane kernels), then large ones; lengths
- * mostly short with some up to MAXLEN, so lanes finish at different times. */
+/* Random batches of every batch_size(); lengths mostly short with some up to MAXLEN, so lanes
+ * finish at different times. */
 static void
 test_leaf_batches(void)
 {
-	static const size_t large[] = { 31, 64, 100, 257, 1000 };
-	for (size_t round = 0; round < 17 + sizeof large / sizeof large[0]; round++) {
-		size_t n = round < 17 ? round + 1 : large[round - 17];
+	for (size_t round = 0; round < BATCH_ROUNDS; round++) {
+		size_t n = batch_size(round);
 		for (size_t i = 0; i < n; i++) {
 			size_t r = rng_below(8);
-			leaf_len[i] = r < 5 ? rng_below(201) : r < 7 ? rng_below(1601) : rng_below(MAXLEN + 1);
+			leaf_len[i] = r < 5   ? rng_below(201)
+			              : r < 7 ? rng_below(1601)
+			                      : rng_below(MAXLEN + 1);
 			leaf_msg[i] = pool + rng_below(MAXLEN);
 		}
 		leaves_compare(n, "random leaves, batch", n);
@@ -224,12 +241,13 @@ nodes_compare(size_t n, const char *what)
 static void
 test_nodes(void)
 {
-	static const size_t large[] = { 31, 63, 64, 65, 255, 1000 };
-	for (size_t round = 0; round < 17 + sizeof large / sizeof large[0]; round++) {
-		size_t n = round < 17 ? round + 1 : large[round - 17];
-		for (size_t i = 0; i < n; i++) { /* independent, unaligned, sometimes the same hash */
+	for (size_t round = 0; round < BATCH_ROUNDS; round++) {
+		size_t n = batch_size(round);
+		for (size_t i = 0; i < n;
+		     i++) { /* independent, unaligned, sometimes the same hash */
 			node_left[i] = pool + rng_below(sizeof pool - HLEN);
-			node_right[i] = rng_below(16) == 0 ? node_left[i] : pool + rng_below(sizeof pool - HLEN);
+			node_right[i] = rng_below(16) == 0 ? node_left[i]
+			                                   : pool + rng_below(sizeof pool - HLEN);
 		}
 		nodes_compare(n, "random nodes, batch");
 	}
@@ -242,30 +260,29 @@ pairs_compare(uint8_t (*in)[HLEN], size_t n, const char *what)
 	for (size_t i = 0; i < n; i++)
 		oneshot_node(ref_buf[i], in[2 * i], in[2 * i + 1]);
 	out_reset(n);
-	sha256x_pairs(out_buf, (const uint8_t (*)[HLEN])in, n);
+	sha256x_pairs(out_buf, (const uint8_t(*)[HLEN])in, n);
 	out_check(n, what, n);
 
 	/* In place: out == in; the hashes past out[n-1] are input that must not change either. */
 	static uint8_t keep[2 * MAXN][HLEN];
 	memcpy(keep, in, 2 * n * HLEN);
-	sha256x_pairs(in, (const uint8_t (*)[HLEN])in, n);
+	sha256x_pairs(in, (const uint8_t(*)[HLEN])in, n);
 	for (size_t i = 0; i < n; i++)
-		CHECK_MEM(in[i], ref_buf[i], HLEN, "%s: in-place %s %zu: hash %zu differs", impl, what,
-		          n, i);
+		CHECK_MEM(in[i], ref_buf[i], HLEN, "%s: in-place %s %zu: hash %zu differs", impl,
+		          what, n, i);
 	if (n > 0)
-		CHECK_MEM(in[n], keep[n], n * HLEN, "%s: in-place %s %zu: clobbered in[n..2n)", impl,
-		          what, n);
+		CHECK_MEM(in[n], keep[n], n * HLEN, "%s: in-place %s %zu: clobbered in[n..2n)",
+		          impl, what, n);
 	memcpy(in, keep, 2 * n * HLEN);
 }
 
 static void
 test_pairs(void)
 {
-	static const size_t large[] = { 31, 64, 100, 512, 1000 };
 	static uint8_t buf[2 * MAXN * HLEN + 8];
-	for (size_t round = 0; round < 18 + sizeof large / sizeof large[0]; round++) {
-		size_t n = round < 18 ? round : large[round - 18]; /* includes n == 0 */
-		uint8_t (*in)[HLEN] = (uint8_t (*)[HLEN])(buf + 1 + round % 7); /* unaligned */
+	for (size_t round = 0; round <= BATCH_ROUNDS; round++) {
+		size_t n = round == 0 ? 0 : batch_size(round - 1);            /* n == 0 first */
+		uint8_t(*in)[HLEN] = (uint8_t(*)[HLEN])(buf + 1 + round % 7); /* unaligned */
 		rng_fill(in[0], 2 * n * HLEN);
 		pairs_compare(in, n, "pairs, batch");
 	}
@@ -294,7 +311,8 @@ test_guard_pages(void)
 	if (map == MAP_FAILED)
 		check_harness("mmap failed");
 	uint8_t *lo = map + page, *hi = lo + span; /* readable [lo, hi) between two guards */
-	if (mprotect(map, (size_t)page, PROT_NONE) != 0 || mprotect(hi, (size_t)page, PROT_NONE) != 0)
+	if (mprotect(map, (size_t)page, PROT_NONE) != 0 ||
+	    mprotect(hi, (size_t)page, PROT_NONE) != 0)
 		check_harness("mprotect failed");
 	rng_fill(lo, span);
 
@@ -304,7 +322,7 @@ test_guard_pages(void)
 		leaf_msg[n] = hi - len;
 		leaf_len[n] = len;
 	}
-	static const size_t longer[] = { 1000, 1500, 4095, 4096 };
+	static const size_t longer[] = {1000, 1500, 4095, 4096};
 	for (size_t i = 0; i < sizeof longer / sizeof longer[0] && longer[i] <= span; i++, n++) {
 		leaf_msg[n] = hi - longer[i];
 		leaf_len[n] = longer[i];
@@ -316,8 +334,8 @@ test_guard_pages(void)
 	for (size_t i = 0; i < n; i++) {
 		sha256x_leaves(out_buf, &leaf_msg[i], &leaf_len[i], 1);
 		oneshot_leaf(ref_buf[0], leaf_msg[i], leaf_len[i]);
-		CHECK_MEM(out_buf[0], ref_buf[0], HLEN, "%s: single leaf of %zu at a guard page", impl,
-		          leaf_len[i]);
+		CHECK_MEM(out_buf[0], ref_buf[0], HLEN, "%s: single leaf of %zu at a guard page",
+		          impl, leaf_len[i]);
 	}
 
 	/* Nodes whose hashes touch either guard, every batch size to 17. */
@@ -331,7 +349,8 @@ test_guard_pages(void)
 
 	/* Pairs whose input array ends at hi. */
 	for (size_t k = 1; k <= 17; k++)
-		pairs_compare((uint8_t (*)[HLEN])(hi - 2 * k * HLEN), k, "pairs at a guard page, batch");
+		pairs_compare((uint8_t(*)[HLEN])(hi - 2 * k * HLEN), k,
+		              "pairs at a guard page, batch");
 	munmap(map, span + 2 * (size_t)page);
 }
 
@@ -340,7 +359,13 @@ test_guard_pages(void)
 /* ../shared/vectors/merkle/rfc6962_8leaf.json: leaf_inputs_hex, leaf_hashes,
  * complete_subtree_nodes level1..level3. */
 static const char *const rfc_inputs[8] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+	"",
+	"00",
+	"10",
+	"2021",
+	"3031",
+	"40414243",
+	"5051525354555657",
 	"606162636465666768696a6b6c6d6e6f",
 };
 static const char *const rfc_leaves[8] = {
@@ -363,7 +388,8 @@ static const char *const rfc_level2[2] = {
 	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
 	"6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
 };
-static const char *const rfc_root8 = "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328";
+static const char *const rfc_root8 =
+	"5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328";
 
 static void
 test_rfc6962(void)
@@ -398,15 +424,15 @@ test_rfc6962(void)
 		CHECK_MEM(got[i], lvl[i], HLEN, "%s: RFC 6962 level-1 node %d", impl, i);
 	}
 	memcpy(got, want, sizeof got);
-	sha256x_pairs(got, (const uint8_t (*)[HLEN])got, 4);
+	sha256x_pairs(got, (const uint8_t(*)[HLEN])got, 4);
 	for (int i = 0; i < 4; i++)
 		CHECK_MEM(got[i], lvl[i], HLEN, "%s: RFC 6962 level-1 pair %d", impl, i);
-	sha256x_pairs(got, (const uint8_t (*)[HLEN])got, 2);
+	sha256x_pairs(got, (const uint8_t(*)[HLEN])got, 2);
 	for (int i = 0; i < 2; i++) {
 		unhex(lvl[i], rfc_level2[i]);
 		CHECK_MEM(got[i], lvl[i], HLEN, "%s: RFC 6962 level-2 pair %d", impl, i);
 	}
-	sha256x_pairs(got, (const uint8_t (*)[HLEN])got, 1);
+	sha256x_pairs(got, (const uint8_t(*)[HLEN])got, 1);
 	unhex(lvl[0], rfc_root8);
 	CHECK_MEM(got[0], lvl[0], HLEN, "%s: RFC 6962 root of 8", impl);
 }
@@ -422,14 +448,16 @@ test_select(void)
 		CHECK(name != NULL, "impl %d has no name", i);
 		if (name == NULL)
 			continue;
-		CHECK(sha256x_impl_parse(name, &back) == 0 && back == id, "parse(\"%s\") != %d", name, i);
+		CHECK(sha256x_impl_parse(name, &back) == 0 && back == id, "parse(\"%s\") != %d",
+		      name, i);
 		if (id == SHA256X_AUTO)
 			continue;
 		int rc = sha256x_select(id);
 		if (sha256x_supported(id)) {
 			CHECK(rc == 0 && sha256x_selected() == id, "select(%s) = %d", name, rc);
 		} else {
-			CHECK(rc == -ENOTSUP, "select(unsupported %s) = %d, want -ENOTSUP", name, rc);
+			CHECK(rc == -ENOTSUP, "select(unsupported %s) = %d, want -ENOTSUP", name,
+			      rc);
 		}
 	}
 	enum sha256x_impl junk = SHA256X_OPENSSL;
