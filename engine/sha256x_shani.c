@@ -227,40 +227,6 @@ shani_pairs(uint8_t (*out)[SHA256X_LEN], const uint8_t (*in)[SHA256X_LEN], size_
 
 /* ---- leaves: SHA-256(0x00 || data), any length --------------------------------------------- */
 
-/* Blocks in the padded message 0x00 || data || 0x80 || zeros || 64-bit bit length. */
-static size_t
-leaf_blocks(size_t len)
-{
-	return (len + 1 + 1 + 8 + 63) / 64;
-}
-
-/* Block b of a leaf's padded message: a pointer straight into msg when the block is all data,
- * else assembled in buf. */
-static const uint8_t *
-leaf_block(uint8_t buf[64], const uint8_t *msg, size_t len, size_t b)
-{
-	size_t total = len + 1; /* prefix and data */
-	size_t start = 64 * b;  /* offset of the block in the padded message */
-
-	if (start >= 1 && start <= total && total - start >= 64)
-		return msg + start - 1;
-	memset(buf, 0, 64);
-	size_t at = start == 0 ? 1 : 0; /* buf[0] of block 0 is the 0x00 prefix */
-	size_t from = start + at - 1;   /* data offset of buf[at] */
-	if (from < len) {
-		size_t k = len - from < 64 - at ? len - from : 64 - at;
-		memcpy(buf + at, msg + from, k);
-	}
-	if (total >= start && total - start < 64)
-		buf[total - start] = 0x80;
-	if (b + 1 == leaf_blocks(len)) {
-		uint64_t bits = (uint64_t)total * 8;
-		for (int i = 0; i < 8; i++)
-			buf[63 - i] = (uint8_t)(bits >> (8 * i));
-	}
-	return buf;
-}
-
 /* A message in flight in one lane. */
 struct lane {
 	size_t idx;  /* which message of the batch */
@@ -306,13 +272,13 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 	int active = 0;
 
 	for (; active < LEAF_WAYS && next < n; active++, next++) {
-		ln[active] = (struct lane){.idx = next, .blk = 0, .nblk = leaf_blocks(len[next])};
+		ln[active] = (struct lane){.idx = next, .blk = 0, .nblk = sha256x_leaf_blocks(len[next])};
 		iv_load(&abef[active], &cdgh[active]);
 	}
 	while (active > 0) {
 		for (int l = 0; l < active; l++) {
 			size_t i = ln[l].idx;
-			const uint8_t *p = leaf_block(buf[l], msg[i], len[i], ln[l].blk);
+			const uint8_t *p = sha256x_leaf_block(buf[l], msg[i], len[i], ln[l].blk);
 			for (int j = 0; j < 4; j++)
 				w[l][j] = load_be(p + 16 * j);
 		}
@@ -325,7 +291,7 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 			digest_store(out[ln[l].idx], abef[l], cdgh[l]);
 			if (next < n) {
 				ln[l] = (struct lane){
-				        .idx = next, .blk = 0, .nblk = leaf_blocks(len[next])};
+				        .idx = next, .blk = 0, .nblk = sha256x_leaf_blocks(len[next])};
 				iv_load(&abef[l], &cdgh[l]);
 				next++;
 				l++;

@@ -310,6 +310,8 @@ walk(const char *dir, const char *suffix, char ***list, size_t *n, size_t *cap)
 		if (e->d_name[0] == '.')
 			continue;
 		char *p = malloc(strlen(dir) + strlen(e->d_name) + 2);
+		if (!p)
+			check_harness("out of memory");
 		sprintf(p, "%s/%s", dir, e->d_name);
 		struct stat st;
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
