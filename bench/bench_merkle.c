@@ -5,7 +5,9 @@
  *
  * Leaf hashes are given (pseudo-random, generated before timing): an append's cost is the
  * tree's, not leaf hashing. Rates are the best of several repetitions (noisy machine). */
+#include <math.h>
 #include <openssl/sha.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,115 +50,99 @@ static volatile uint8_t sink;
 static int reps = 5;
 static double min_time = 0.2;
 
-/* ns per node for the two OpenSSL baselines */
+/* Each timer below measures one repetition (about min_time seconds) and returns ns per item.
+ * Cases that are compared are measured in turn within each repetition and the best of each is
+ * kept, so the machine's drift over seconds does not skew their ratio. */
+
+/* Times fn(i) for i = 0, 1, ... in groups of 1000 for about min_time; ns per call. */
+#define TIME_LOOP(stmt)                                                                   \
+	do {                                                                              \
+		long n_ = 0;                                                              \
+		double t0_ = now(), t_;                                                   \
+		do {                                                                      \
+			for (int i = 0; i < 1000; i++) {                                  \
+				stmt;                                                     \
+			}                                                                 \
+			n_ += 1000;                                                       \
+		} while ((t_ = now() - t0_) < min_time);                                  \
+		return t_ / (double)n_ * 1e9;                                             \
+	} while (0)
+
 static double
 baseline_oneshot(void)
 {
 	uint8_t msg[65] = { 1 }, out[32];
-	double best = 1e30;
-	for (int r = 0; r < reps; r++) {
-		long n = 0;
-		double t0 = now(), t;
-		do {
-			for (int i = 0; i < 1000; i++) {
-				msg[1] = (uint8_t)i;
-				SHA256(msg, sizeof msg, out);
-				sink ^= out[0];
-			}
-			n += 1000;
-		} while ((t = now() - t0) < min_time);
-		if (t / (double)n < best)
-			best = t / (double)n;
-	}
-	return best * 1e9;
+	TIME_LOOP(msg[1] = (uint8_t)i; SHA256(msg, sizeof msg, out); sink ^= out[0]);
+}
+
+static void
+lowlevel_node(uint8_t out[32], const uint8_t l[32], const uint8_t r[32])
+{
+	SHA256_CTX c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, "\x01", 1);
+	SHA256_Update(&c, l, 32);
+	SHA256_Update(&c, r, 32);
+	SHA256_Final(out, &c);
 }
 
 static double
 baseline_lowlevel(void)
 {
-	uint8_t l[32] = { 1 }, r_[32] = { 2 }, out[32];
-	double best = 1e30;
-	for (int r = 0; r < reps; r++) {
-		long n = 0;
-		double t0 = now(), t;
-		do {
-			for (int i = 0; i < 1000; i++) {
-				SHA256_CTX c;
-				l[0] = (uint8_t)i;
-				SHA256_Init(&c);
-				SHA256_Update(&c, "\x01", 1);
-				SHA256_Update(&c, l, 32);
-				SHA256_Update(&c, r_, 32);
-				SHA256_Final(out, &c);
-				sink ^= out[0];
-			}
-			n += 1000;
-		} while ((t = now() - t0) < min_time);
-		if (t / (double)n < best)
-			best = t / (double)n;
-	}
-	return best * 1e9;
+	uint8_t l[32] = { 1 }, r[32] = { 2 }, out[32];
+	TIME_LOOP(l[0] = (uint8_t)i; lowlevel_node(out, l, r); sink ^= out[0]);
 }
 
-/* ns per node for sha256x_pairs at `batch` */
+/* ns per node for sha256x_pairs at batch 1024 */
 static double
-batched_nodes(size_t batch)
+batched_nodes(void)
 {
-	static merkle_hash_t in[2 * 4096], out[4096];
-	fill(in, 2 * batch);
-	double best = 1e30;
-	for (int r = 0; r < reps; r++) {
-		long n = 0;
-		double t0 = now(), t;
-		do {
-			sha256x_pairs((uint8_t(*)[32])out, (const uint8_t(*)[32])in, batch);
-			sink ^= out[0][0];
-			n += (long)batch;
-		} while ((t = now() - t0) < min_time);
-		if (t / (double)n < best)
-			best = t / (double)n;
-	}
-	return best * 1e9;
+	enum { B = 1024 };
+	static merkle_hash_t in[2 * B], out[B];
+	static bool filled;
+	if (!filled)
+		fill(in, 2 * B), filled = true;
+	long n = 0;
+	double t0 = now(), t;
+	do {
+		sha256x_pairs((uint8_t(*)[32])out, (const uint8_t(*)[32])in, B);
+		sink ^= out[0][0];
+		n += B;
+	} while ((t = now() - t0) < min_time);
+	return t / (double)n * 1e9;
 }
 
 /* ns per leaf appending `total` leaves in batches of `batch` (batch 0: merkle_frontier_push).
  * Leaf hashes cycle through a 1M-hash pool. */
 static double
-append_run(uint64_t total, size_t batch, merkle_hash_t *pool, size_t pool_n, int runs)
+append_run(uint64_t total, size_t batch, merkle_hash_t *pool, size_t pool_n)
 {
-	double best = 1e30;
 	struct merkle_append_scratch s;
+	struct merkle_frontier f;
 	if (merkle_append_scratch_init(&s, batch ? batch : 1) != 0)
 		exit(99);
-	for (int r = 0; r < runs; r++) {
-		struct merkle_frontier f;
-		merkle_frontier_init(&f);
-		size_t at = 0;
-		double t0 = now();
-		for (uint64_t done = 0; done < total;) {
-			size_t k = batch ? batch : 1;
-			if (total - done < k)
-				k = (size_t)(total - done);
-			if (at + k > pool_n)
-				at = 0;
-			if (batch) {
-				if (merkle_append(&f, &s, pool + at, k) != 0)
-					exit(99);
-			} else if (merkle_frontier_push(&f, pool[at]) != 0) {
-				exit(99);
-			}
-			at += k;
-			done += k;
-		}
-		double t = now() - t0;
-		merkle_hash_t root;
-		merkle_frontier_root(&f, root);
-		sink ^= root[0];
-		if (t / (double)total < best)
-			best = t / (double)total;
+	merkle_frontier_init(&f);
+	size_t at = 0;
+	double t0 = now();
+	for (uint64_t done = 0; done < total;) {
+		size_t k = batch ? batch : 1;
+		if (total - done < k)
+			k = (size_t)(total - done);
+		if (at + k > pool_n)
+			at = 0;
+		int rc = batch ? merkle_append(&f, &s, pool + at, k)
+		               : merkle_frontier_push(&f, pool[at]);
+		if (rc != 0)
+			exit(99);
+		at += k;
+		done += k;
 	}
+	double t = now() - t0;
+	merkle_hash_t root;
+	merkle_frontier_root(&f, root);
+	sink ^= root[0];
 	merkle_append_scratch_free(&s);
-	return best * 1e9;
+	return t / (double)total * 1e9;
 }
 
 struct mem_tiles {
@@ -237,24 +223,34 @@ main(int argc, char **argv)
 		return 99;
 	fill(pool, POOL);
 
-	double one = baseline_oneshot(), low = baseline_lowlevel(), node = batched_nodes(1024);
+	double one = 1e30, low = 1e30, node = 1e30;
+	for (int r = 0; r < reps; r++) {
+		one = fmin(one, baseline_oneshot());
+		low = fmin(low, baseline_lowlevel());
+		node = fmin(node, batched_nodes());
+	}
 	printf("bench=merkle op=baseline_sha256_oneshot ns_per_node=%.1f\n", one);
 	printf("bench=merkle op=baseline_sha256_lowlevel ns_per_node=%.1f\n", low);
 	printf("bench=merkle op=node_batch impl=%s batch=1024 ns_per_node=%.1f vs_lowlevel=%.2fx\n",
 	       impl, node, low / node);
 
-	size_t batches[] = { 0, 1, 16, 256, 1024, 4096 };
-	for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
-		double ns = append_run(quick ? 200000 : 1000000, batches[b], pool, POOL, reps);
-		printf("bench=merkle op=append%s impl=%s leaves=1000000 batch=%zu ns_per_leaf=%.1f "
-		       "mleaves_per_s=%.2f vs_node_batch=%.0f%% vs_lowlevel=%.2fx\n",
-		       batches[b] ? "" : "_push", impl, batches[b] ? batches[b] : 1, ns, 1e3 / ns,
-		       100.0 * node / ns, low / ns);
+	/* Each append case against the batched node hasher and low-level OpenSSL, in turn. */
+	size_t batches[] = { 0, 1, 16, 256, 1024, 4096, 4096 };
+	int nb = (int)(sizeof batches / sizeof batches[0]);
+	for (int b = 0; b < nb; b++) {
+		bool is_big = b == nb - 1;
+		uint64_t total = is_big ? big : (quick ? 200000 : 1000000);
+		double a = 1e30, nd = 1e30, lw = 1e30;
+		for (int r = 0; r < (is_big ? 1 : reps); r++) {
+			nd = fmin(nd, batched_nodes());
+			lw = fmin(lw, baseline_lowlevel());
+			a = fmin(a, append_run(total, batches[b], pool, POOL));
+		}
+		printf("bench=merkle op=append%s impl=%s leaves=%llu batch=%zu ns_per_leaf=%.1f "
+		       "mleaves_per_s=%.2f node_ns=%.1f vs_node_batch=%.0f%% vs_lowlevel=%.2fx\n",
+		       batches[b] ? "" : "_push", impl, (unsigned long long)total,
+		       batches[b] ? batches[b] : 1, a, 1e3 / a, nd, 100.0 * nd / a, lw / a);
 	}
-	double ns = append_run(big, 4096, pool, POOL, 1);
-	printf("bench=merkle op=append impl=%s leaves=%llu batch=4096 ns_per_leaf=%.1f "
-	       "mleaves_per_s=%.2f vs_node_batch=%.0f%% vs_lowlevel=%.2fx\n",
-	       impl, (unsigned long long)big, ns, 1e3 / ns, 100.0 * node / ns, low / ns);
 	printf("bench=merkle op=frontier_memory bytes=%zu (fixed: 64 levels x 32 bytes + size, any tree)\n",
 	       sizeof(struct merkle_frontier));
 	proofs(pool, quick ? 100000 : POOL, quick);
