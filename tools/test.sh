@@ -16,8 +16,9 @@ esac
 
 tools/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-if [ ! -d "${BIRCH_VECTORS:-$top/../shared/vectors}" ]; then
-  echo "test: vectors not found at ${BIRCH_VECTORS:-$top/../shared/vectors} (set BIRCH_VECTORS)" >&2
+vectors=${BIRCH_VECTORS:-$top/../shared/vectors}
+if [ ! -d "$vectors" ]; then
+  echo "test: vectors not found at $vectors (set BIRCH_VECTORS); tests that need them will fail" >&2
 fi
 
 # LSan: the test-only vector reader keeps parsed JSON for the process lifetime on purpose.
@@ -32,11 +33,10 @@ status=0
 for c in "${configs[@]}"; do
   dir=${c%%:*}; opts=${c#*:}
   echo "== $dir ${opts:-(release)}"
-  if [ ! -f "$dir/build.ninja" ]; then
-    # shellcheck disable=SC2086
-    meson setup "$dir" $opts >"/tmp/birch-setup-$dir.log" 2>&1 || {
-      cat "/tmp/birch-setup-$dir.log" >&2; echo "test: meson setup $dir failed" >&2; status=1; continue; }
-  fi
+  reconf=(); [ -f "$dir/build.ninja" ] && reconf=(--reconfigure)
+  # shellcheck disable=SC2086
+  meson setup "${reconf[@]}" "$dir" $opts -Dvectors="$vectors" >"/tmp/birch-setup-$dir.log" 2>&1 || {
+    cat "/tmp/birch-setup-$dir.log" >&2; echo "test: meson setup $dir failed" >&2; status=1; continue; }
   ninja -C "$dir" >"/tmp/birch-ninja-$dir.log" 2>&1 || {
     tail -n 40 "/tmp/birch-ninja-$dir.log" >&2; echo "test: build $dir failed" >&2; status=1; continue; }
   rm -f "$dir/meson-logs/testlog.json"
