@@ -55,23 +55,23 @@ static double min_time = 0.2;
  * kept, so the machine's drift over seconds does not skew their ratio. */
 
 /* Times fn(i) for i = 0, 1, ... in groups of 1000 for about min_time; ns per call. */
-#define TIME_LOOP(stmt)                                                                   \
-	do {                                                                              \
-		long n_ = 0;                                                              \
-		double t0_ = now(), t_;                                                   \
-		do {                                                                      \
-			for (int i = 0; i < 1000; i++) {                                  \
-				stmt;                                                     \
-			}                                                                 \
-			n_ += 1000;                                                       \
-		} while ((t_ = now() - t0_) < min_time);                                  \
-		return t_ / (double)n_ * 1e9;                                             \
+#define TIME_LOOP(stmt)                                                                            \
+	do {                                                                                       \
+		long n_ = 0;                                                                       \
+		double t0_ = now(), t_;                                                            \
+		do {                                                                               \
+			for (int i = 0; i < 1000; i++) {                                           \
+				stmt;                                                              \
+			}                                                                          \
+			n_ += 1000;                                                                \
+		} while ((t_ = now() - t0_) < min_time);                                           \
+		return t_ / (double)n_ * 1e9;                                                      \
 	} while (0)
 
 static double
 baseline_oneshot(void)
 {
-	uint8_t msg[65] = { 1 }, out[32];
+	uint8_t msg[65] = {1}, out[32];
 	TIME_LOOP(msg[1] = (uint8_t)i; SHA256(msg, sizeof msg, out); sink ^= out[0]);
 }
 
@@ -89,7 +89,7 @@ lowlevel_node(uint8_t out[32], const uint8_t l[32], const uint8_t r[32])
 static double
 baseline_lowlevel(void)
 {
-	uint8_t l[32] = { 1 }, r[32] = { 2 }, out[32];
+	uint8_t l[32] = {1}, r[32] = {2}, out[32];
 	TIME_LOOP(l[0] = (uint8_t)i; lowlevel_node(out, l, r); sink ^= out[0]);
 }
 
@@ -165,7 +165,7 @@ proofs(merkle_hash_t *pool, uint64_t n, int quick)
 	if (merkle_memtree_init(&t, 4096) != 0 || merkle_memtree_append(&t, pool, n) != 0)
 		exit(99);
 	struct merkle_source mem = merkle_memtree_source(&t);
-	struct mem_tiles mt = { &t };
+	struct mem_tiles mt = {&t};
 	static struct tiles_source ts;
 	merkle_hash_t p[MERKLE_MAX_PROOF];
 	size_t len;
@@ -178,7 +178,8 @@ proofs(merkle_hash_t *pool, uint64_t n, int quick)
 			uint64_t a = next() % size;
 			struct merkle_source *src = &mem, tsrc;
 			if (tiles) {
-				/* a client's view: a fresh source per proof, so every tile is read again */
+				/* a client's view: a fresh source per proof, so every tile is read
+				 * again */
 				tiles_source_init(&ts, size, read_tile, &mt);
 				tsrc = tiles_source_view(&ts);
 				src = &tsrc;
@@ -190,7 +191,8 @@ proofs(merkle_hash_t *pool, uint64_t n, int quick)
 			sink ^= p[0][0];
 		}
 		double us = (now() - t0) / count * 1e6;
-		printf("bench=merkle op=%s_proof source=%s tree=%llu us_per_proof=%.2f proofs_per_s=%.0f\n",
+		printf("bench=merkle op=%s_proof source=%s tree=%llu us_per_proof=%.2f "
+		       "proofs_per_s=%.0f\n",
 		       incl ? "inclusion" : "consistency", tiles ? "tiles" : "memory",
 		       (unsigned long long)n, us, 1e6 / us);
 	}
@@ -235,7 +237,7 @@ main(int argc, char **argv)
 	       impl, node, low / node);
 
 	/* Each append case against the batched node hasher and low-level OpenSSL, in turn. */
-	size_t batches[] = { 0, 1, 16, 256, 1024, 4096, 4096 };
+	size_t batches[] = {0, 1, 16, 256, 1024, 4096, 4096};
 	int nb = (int)(sizeof batches / sizeof batches[0]);
 	for (int b = 0; b < nb; b++) {
 		bool is_big = b == nb - 1;
@@ -251,7 +253,8 @@ main(int argc, char **argv)
 		       batches[b] ? "" : "_push", impl, (unsigned long long)total,
 		       batches[b] ? batches[b] : 1, a, 1e3 / a, nd, 100.0 * nd / a, lw / a);
 	}
-	printf("bench=merkle op=frontier_memory bytes=%zu (fixed: 64 levels x 32 bytes + size, any tree)\n",
+	printf("bench=merkle op=frontier_memory bytes=%zu (fixed: 64 levels x 32 bytes + size, any "
+	       "tree)\n",
 	       sizeof(struct merkle_frontier));
 	proofs(pool, quick ? 100000 : POOL, quick);
 	free(pool);

@@ -262,8 +262,8 @@ main(int argc, char **argv)
 
 	/* The baselines on their own: a 65-byte node, low-level and one-shot. */
 	struct run base[2] = {
-		{.fn = run_lowlevel_node, .impl = SHA256X_AUTO, .batch = 1},
-		{.fn = run_oneshot_node, .impl = SHA256X_AUTO, .batch = 1},
+	        {.fn = run_lowlevel_node, .impl = SHA256X_AUTO, .batch = 1},
+	        {.fn = run_oneshot_node, .impl = SHA256X_AUTO, .batch = 1},
 	};
 	race(base, 2);
 	print_line("node", "openssl-lowlevel", &base[0], &base[0]);

@@ -12,7 +12,7 @@
 void
 merkle_leaf_hash(merkle_hash_t out, const uint8_t *data, size_t len)
 {
-	const uint8_t *msg[1] = { data };
+	const uint8_t *msg[1] = {data};
 	sha256x_leaves((uint8_t(*)[SHA256X_LEN])out, msg, &len, 1);
 }
 
@@ -20,7 +20,7 @@ void
 merkle_node_hash(merkle_hash_t out, const merkle_hash_t left, const merkle_hash_t right)
 {
 	/* out may alias left or right: hash into a temporary. */
-	const uint8_t *l[1] = { left }, *r[1] = { right };
+	const uint8_t *l[1] = {left}, *r[1] = {right};
 	uint8_t h[1][SHA256X_LEN];
 	sha256x_nodes(h, l, r, 1);
 	memcpy(out, h[0], MERKLE_HASH_LEN);
@@ -135,7 +135,7 @@ merkle_append(struct merkle_frontier *f, struct merkle_append_scratch *s,
 		size_t cnt = (size_t)(b - a);
 		if (cnt == 0)
 			break; /* nothing new here, so nothing above either */
-		s->level[l] = (struct merkle_level_span){ .first = a, .count = cnt, .hash = cur };
+		s->level[l] = (struct merkle_level_span){.first = a, .count = cnt, .hash = cur};
 		s->nlevels = l + 1;
 
 		size_t np = (size_t)((b >> 1) - (a >> 1));
@@ -228,5 +228,5 @@ memtree_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 struct merkle_source
 merkle_memtree_source(struct merkle_memtree *t)
 {
-	return (struct merkle_source){ .node = memtree_node, .ctx = t };
+	return (struct merkle_source){.node = memtree_node, .ctx = t};
 }

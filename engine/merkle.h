@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MERKLE_HASH_LEN 32
-#define MERKLE_MAX_LEVELS 64 /* a tree of at most 2^64 - 1 leaves */
-#define MERKLE_MAX_PROOF 128 /* more than any inclusion or consistency proof needs */
+#define MERKLE_HASH_LEN   32
+#define MERKLE_MAX_LEVELS 64  /* a tree of at most 2^64 - 1 leaves */
+#define MERKLE_MAX_PROOF  128 /* more than any inclusion or consistency proof needs */
 
 typedef uint8_t merkle_hash_t[MERKLE_HASH_LEN];
 
@@ -46,15 +46,15 @@ struct merkle_frontier {
 
 /* New complete-subtree nodes made by one merkle_append() at one level. */
 struct merkle_level_span {
-	uint64_t first;              /* index of hash[0] at this level */
-	size_t count;                /* number of new nodes */
-	const merkle_hash_t *hash;   /* borrowed: valid until the next append with this scratch */
+	uint64_t first;            /* index of hash[0] at this level */
+	size_t count;              /* number of new nodes */
+	const merkle_hash_t *hash; /* borrowed: valid until the next append with this scratch */
 };
 
 struct merkle_append_scratch {
-	size_t max_leaves;           /* the largest batch this scratch takes */
-	merkle_hash_t *buf;          /* owned: room for every level's new nodes */
-	unsigned nlevels;            /* levels filled by the last append (0 when it added nothing) */
+	size_t max_leaves;  /* the largest batch this scratch takes */
+	merkle_hash_t *buf; /* owned: room for every level's new nodes */
+	unsigned nlevels;   /* levels filled by the last append (0 when it added nothing) */
 	struct merkle_level_span level[MERKLE_MAX_LEVELS];
 };
 
@@ -65,12 +65,12 @@ void merkle_frontier_root(const struct merkle_frontier *f, merkle_hash_t out);
 
 /* Appends one leaf hash: amortized one node hash. For streams of single leaves. */
 __attribute__((warn_unused_result)) int merkle_frontier_push(struct merkle_frontier *f,
-                                                              const merkle_hash_t leaf);
+                                                             const merkle_hash_t leaf);
 
 /* Allocates scratch for batches of up to max_leaves leaves (the only allocation).
  * Returns 0 or -ENOMEM / -EINVAL. */
-__attribute__((warn_unused_result)) int merkle_append_scratch_init(
-	struct merkle_append_scratch *s, size_t max_leaves);
+__attribute__((warn_unused_result)) int merkle_append_scratch_init(struct merkle_append_scratch *s,
+                                                                   size_t max_leaves);
 void merkle_append_scratch_free(struct merkle_append_scratch *s);
 
 /* Appends n leaf hashes to f. Afterwards s->level[0 .. s->nlevels) lists every new node:
@@ -78,8 +78,8 @@ void merkle_append_scratch_free(struct merkle_append_scratch *s);
  * as the spans are used), level[l] for l > 0 the new nodes of level l, lowest index first.
  * Returns 0, -E2BIG when n > s->max_leaves, or -EOVERFLOW when the tree would pass 2^64 - 1. */
 __attribute__((warn_unused_result)) int merkle_append(struct merkle_frontier *f,
-                                                       struct merkle_append_scratch *s,
-                                                       const merkle_hash_t *leaves, size_t n);
+                                                      struct merkle_append_scratch *s,
+                                                      const merkle_hash_t *leaves, size_t n);
 
 /* ---- proofs ------------------------------------------------------------------------------ */
 
@@ -94,35 +94,36 @@ struct merkle_source {
  * multiple of the largest power of two not above end - begin. The root of a whole tree is
  * merkle_range_root(src, 0, size). An empty range gives H(""). Returns 0, -EINVAL for a
  * misaligned range, or the source's error. */
-__attribute__((warn_unused_result)) int merkle_range_root(const struct merkle_source *src,
-                                                           uint64_t begin, uint64_t end,
-                                                           merkle_hash_t out);
+__attribute__((warn_unused_result)) int
+merkle_range_root(const struct merkle_source *src, uint64_t begin, uint64_t end, merkle_hash_t out);
 
 /* RFC 6962 PATH(index, D[size]): *len hashes, nearest the leaf first.
  * Returns 0, -EINVAL when index >= size, or the source's error. */
 __attribute__((warn_unused_result)) int merkle_inclusion_proof(const struct merkle_source *src,
-                                                                uint64_t index, uint64_t size,
-                                                                merkle_hash_t *proof,
-                                                                size_t *len);
+                                                               uint64_t index, uint64_t size,
+                                                               merkle_hash_t *proof, size_t *len);
 
 /* RFC 6962 PROOF(old, D[size]). old == size gives an empty proof.
  * Returns 0, -EINVAL when old == 0 or old > size, or the source's error. */
-__attribute__((warn_unused_result)) int merkle_consistency_proof(
-	const struct merkle_source *src, uint64_t old, uint64_t size, merkle_hash_t *proof,
-	size_t *len);
+__attribute__((warn_unused_result)) int merkle_consistency_proof(const struct merkle_source *src,
+                                                                 uint64_t old, uint64_t size,
+                                                                 merkle_hash_t *proof, size_t *len);
 
 /* RFC 9162 2.1.3.2. Returns 0 when the proof shows leaf at index in the tree of `size` with
  * `root`; otherwise -EINVAL (index not below size) or -EBADMSG (the proof does not verify),
  * with *reason set when reason is not NULL. */
-__attribute__((warn_unused_result)) int merkle_verify_inclusion(
-	uint64_t index, uint64_t size, const merkle_hash_t leaf, const merkle_hash_t *proof,
-	size_t len, const merkle_hash_t root, const char **reason);
+__attribute__((warn_unused_result)) int
+merkle_verify_inclusion(uint64_t index, uint64_t size, const merkle_hash_t leaf,
+                        const merkle_hash_t *proof, size_t len, const merkle_hash_t root,
+                        const char **reason);
 
 /* RFC 9162 2.1.4.2. Returns 0 when the proof shows the tree (old, old_root) is a prefix of
  * (size, root); -EINVAL for old == 0 or old > size; -EBADMSG when it does not verify. */
-__attribute__((warn_unused_result)) int merkle_verify_consistency(
-	uint64_t old, uint64_t size, const merkle_hash_t old_root, const merkle_hash_t root,
-	const merkle_hash_t *proof, size_t len, const char **reason);
+__attribute__((warn_unused_result)) int merkle_verify_consistency(uint64_t old, uint64_t size,
+                                                                  const merkle_hash_t old_root,
+                                                                  const merkle_hash_t root,
+                                                                  const merkle_hash_t *proof,
+                                                                  size_t len, const char **reason);
 
 /* ---- an in-memory tree (tests, tools, small logs) ------------------------------------- */
 
@@ -136,12 +137,11 @@ struct merkle_memtree {
 };
 
 __attribute__((warn_unused_result)) int merkle_memtree_init(struct merkle_memtree *t,
-                                                             size_t max_batch);
+                                                            size_t max_batch);
 void merkle_memtree_free(struct merkle_memtree *t);
 /* Appends a batch of leaf hashes (split into max_batch pieces). Returns 0 or -ENOMEM. */
-__attribute__((warn_unused_result)) int merkle_memtree_append(struct merkle_memtree *t,
-                                                               const merkle_hash_t *leaves,
-                                                               size_t n);
+__attribute__((warn_unused_result)) int
+merkle_memtree_append(struct merkle_memtree *t, const merkle_hash_t *leaves, size_t n);
 /* The source view; valid while t lives and is not appended to concurrently. */
 struct merkle_source merkle_memtree_source(struct merkle_memtree *t);
 

@@ -20,8 +20,7 @@ is_pow2(uint64_t n)
 }
 
 int
-merkle_range_root(const struct merkle_source *src, uint64_t begin, uint64_t end,
-                  merkle_hash_t out)
+merkle_range_root(const struct merkle_source *src, uint64_t begin, uint64_t end, merkle_hash_t out)
 {
 	if (end < begin)
 		return -EINVAL;

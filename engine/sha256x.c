@@ -10,19 +10,21 @@
 #include "engine/sha256x_impl.h"
 
 const uint32_t sha256x_iv[8] = {
-	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
 const uint32_t sha256x_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
 };
 
 /* ---- OpenSSL reference ---------------------------------------------------------------- */
@@ -34,8 +36,7 @@ openssl_cpu_ok(void)
 }
 
 static void
-openssl_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len,
-               size_t n)
+openssl_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len, size_t n)
 {
 	static const uint8_t prefix = 0x00;
 	for (size_t i = 0; i < n; i++) {
@@ -61,8 +62,8 @@ openssl_node(uint8_t out[SHA256X_LEN], const uint8_t *left, const uint8_t *right
 }
 
 static void
-openssl_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left,
-              const uint8_t *const *right, size_t n)
+openssl_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left, const uint8_t *const *right,
+              size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		openssl_node(out[i], left[i], right[i]);
@@ -80,26 +81,26 @@ openssl_pairs(uint8_t (*out)[SHA256X_LEN], const uint8_t (*in)[SHA256X_LEN], siz
 }
 
 const struct sha256x_ops sha256x_ops_openssl = {
-	.name = "openssl",
-	.cpu_ok = openssl_cpu_ok,
-	.leaves = openssl_leaves,
-	.nodes = openssl_nodes,
-	.pairs = openssl_pairs,
+        .name = "openssl",
+        .cpu_ok = openssl_cpu_ok,
+        .leaves = openssl_leaves,
+        .nodes = openssl_nodes,
+        .pairs = openssl_pairs,
 };
 
 /* ---- choice ---------------------------------------------------------------------------- */
 
 /* Indexed by enum sha256x_impl; SHA256X_AUTO has no table. */
 static const struct sha256x_ops *const impls[SHA256X_IMPL_COUNT] = {
-	[SHA256X_OPENSSL] = &sha256x_ops_openssl,
-	[SHA256X_SHANI] = &sha256x_ops_shani,
-	[SHA256X_AVX2] = &sha256x_ops_avx2,
+        [SHA256X_OPENSSL] = &sha256x_ops_openssl,
+        [SHA256X_SHANI] = &sha256x_ops_shani,
+        [SHA256X_AVX2] = &sha256x_ops_avx2,
 };
 
 /* Preference order for SHA256X_AUTO: measured fastest first (see bench/README.md). */
-static const enum sha256x_impl preference[] = { SHA256X_SHANI, SHA256X_AVX2, SHA256X_OPENSSL };
+static const enum sha256x_impl preference[] = {SHA256X_SHANI, SHA256X_AVX2, SHA256X_OPENSSL};
 
-static const struct sha256x_ops *active;       /* read with acquire, written with release */
+static const struct sha256x_ops *active; /* read with acquire, written with release */
 static enum sha256x_impl active_id = SHA256X_OPENSSL;
 
 static void
@@ -189,15 +190,14 @@ ops(void)
 }
 
 void
-sha256x_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len,
-               size_t n)
+sha256x_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t *len, size_t n)
 {
 	ops()->leaves(out, msg, len, n);
 }
 
 void
-sha256x_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left,
-              const uint8_t *const *right, size_t n)
+sha256x_nodes(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *left, const uint8_t *const *right,
+              size_t n)
 {
 	ops()->nodes(out, left, right, n);
 }

@@ -284,7 +284,8 @@ avx2_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t
 		__m256i w[16];
 		for (int l = 0; l < LANES; l++) {
 			size_t i = ln[l].idx;
-			lo[l] = ln[l].busy ? sha256x_leaf_block(buf[l], msg[i], len[i], ln[l].blk) : idle;
+			lo[l] = ln[l].busy ? sha256x_leaf_block(buf[l], msg[i], len[i], ln[l].blk)
+			                   : idle;
 			hi[l] = lo[l] + 32;
 		}
 		load_words(w, lo);
@@ -306,11 +307,11 @@ avx2_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_t
 }
 
 const struct sha256x_ops sha256x_ops_avx2 = {
-	.name = "avx2",
-	.cpu_ok = avx2_cpu_ok,
-	.leaves = avx2_leaves,
-	.nodes = avx2_nodes,
-	.pairs = avx2_pairs,
+        .name = "avx2",
+        .cpu_ok = avx2_cpu_ok,
+        .leaves = avx2_leaves,
+        .nodes = avx2_nodes,
+        .pairs = avx2_pairs,
 };
 
 #else /* not x86: never selected, since cpu_ok says no */

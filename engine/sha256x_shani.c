@@ -272,7 +272,8 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 	int active = 0;
 
 	for (; active < LEAF_WAYS && next < n; active++, next++) {
-		ln[active] = (struct lane){.idx = next, .blk = 0, .nblk = sha256x_leaf_blocks(len[next])};
+		ln[active] = (struct lane){
+		        .idx = next, .blk = 0, .nblk = sha256x_leaf_blocks(len[next])};
 		iv_load(&abef[active], &cdgh[active]);
 	}
 	while (active > 0) {
@@ -290,8 +291,9 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 			}
 			digest_store(out[ln[l].idx], abef[l], cdgh[l]);
 			if (next < n) {
-				ln[l] = (struct lane){
-				        .idx = next, .blk = 0, .nblk = sha256x_leaf_blocks(len[next])};
+				ln[l] = (struct lane){.idx = next,
+				                      .blk = 0,
+				                      .nblk = sha256x_leaf_blocks(len[next])};
 				iv_load(&abef[l], &cdgh[l]);
 				next++;
 				l++;
@@ -306,11 +308,11 @@ shani_leaves(uint8_t (*out)[SHA256X_LEN], const uint8_t *const *msg, const size_
 }
 
 const struct sha256x_ops sha256x_ops_shani = {
-	.name = "shani",
-	.cpu_ok = shani_cpu_ok,
-	.leaves = shani_leaves,
-	.nodes = shani_nodes,
-	.pairs = shani_pairs,
+        .name = "shani",
+        .cpu_ok = shani_cpu_ok,
+        .leaves = shani_leaves,
+        .nodes = shani_nodes,
+        .pairs = shani_pairs,
 };
 
 #else /* not x86: never selected, since cpu_ok says no */

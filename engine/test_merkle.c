@@ -28,7 +28,8 @@ leaf_and_node_hashes_match_rfc6962_vectors(void)
 	const struct vec_json *want = vec_must(v8, "leaf_hashes", VEC_ARR);
 	for (size_t i = 0; i < in->n; i++) {
 		uint8_t data[64];
-		long len = hex_decode(data, sizeof data, in->item[i].str, strlen(in->item[i].str), NULL);
+		long len = hex_decode(data, sizeof data, in->item[i].str, strlen(in->item[i].str),
+		                      NULL);
 		merkle_hash_t got, exp;
 		merkle_leaf_hash(got, data, (size_t)len);
 		hex32(exp, want->item[i].str);
@@ -38,7 +39,8 @@ leaf_and_node_hashes_match_rfc6962_vectors(void)
 	for (unsigned l = 1; l <= 3; l++) {
 		char key[16];
 		snprintf(key, sizeof key, "level%u", l);
-		const struct vec_json *lo = vec_must(nodes, l == 1 ? "level0" : (l == 2 ? "level1" : "level2"), VEC_ARR);
+		const struct vec_json *lo = vec_must(
+		        nodes, l == 1 ? "level0" : (l == 2 ? "level1" : "level2"), VEC_ARR);
 		const struct vec_json *hi = vec_must(nodes, key, VEC_ARR);
 		for (size_t i = 0; i < hi->n; i++) {
 			merkle_hash_t a, b, got, exp;
@@ -102,7 +104,9 @@ batch_append_matches_reference_for_every_size_to_1024(void)
 		CHECK(merkle_append_scratch_init(&s, 300) == 0, "scratch");
 		uint64_t size = 0;
 		while (size < N) {
-			size_t n = round == 0 ? 1 : (size_t)(ref_rand(&rnd) % (round == 3 ? 300 : 17)) + 1;
+			size_t n = round == 0
+			                   ? 1
+			                   : (size_t)(ref_rand(&rnd) % (round == 3 ? 300 : 17)) + 1;
 			if (size + n > N)
 				n = N - size;
 			CHECK(merkle_append(&f, &s, leaves + size, n) == 0, "append");
@@ -110,16 +114,19 @@ batch_append_matches_reference_for_every_size_to_1024(void)
 			unsigned levels_expected = 0;
 			for (unsigned l = 0; l < 64 && ((size + n) >> l) > (size >> l); l++)
 				levels_expected = l + 1;
-			CHECK(s.nlevels == levels_expected, "levels %u want %u", s.nlevels, levels_expected);
+			CHECK(s.nlevels == levels_expected, "levels %u want %u", s.nlevels,
+			      levels_expected);
 			for (unsigned l = 0; l < s.nlevels; l++) {
 				const struct merkle_level_span *sp = &s.level[l];
-				CHECK(sp->first == size >> l && sp->count == ((size + n) >> l) - (size >> l),
+				CHECK(sp->first == size >> l &&
+				              sp->count == ((size + n) >> l) - (size >> l),
 				      "span level %u first %llu count %zu", l,
 				      (unsigned long long)sp->first, sp->count);
 				for (size_t i = 0; i < sp->count; i++) {
 					merkle_hash_t exp;
 					uint64_t lo = (sp->first + i) << l;
-					ref_mth(exp, (const uint8_t(*)[32])leaves, lo, lo + ((uint64_t)1 << l));
+					ref_mth(exp, (const uint8_t(*)[32])leaves, lo,
+					        lo + ((uint64_t)1 << l));
 					CHECK_MEM(sp->hash[i], exp, 32, "node (%u,%llu)", l,
 					          (unsigned long long)(sp->first + i));
 				}
@@ -128,7 +135,8 @@ batch_append_matches_reference_for_every_size_to_1024(void)
 			merkle_hash_t got, exp;
 			merkle_frontier_root(&f, got);
 			ref_mth(exp, (const uint8_t(*)[32])leaves, 0, size);
-			CHECK_MEM(got, exp, 32, "root at size %llu (round %d)", (unsigned long long)size, round);
+			CHECK_MEM(got, exp, 32, "root at size %llu (round %d)",
+			          (unsigned long long)size, round);
 			CHECK(f.size == size, "size");
 		}
 		merkle_append_scratch_free(&s);
@@ -155,7 +163,8 @@ push_and_batch_append_agree_on_random_sizes_to_1m(void)
 		CHECK(merkle_frontier_push(&push, leaves[i]) == 0, "push");
 		if (push.size % 4096 == 0 || push.size == N) {
 			uint64_t n = push.size - batch.size;
-			CHECK(merkle_append(&batch, &s, leaves + batch.size, (size_t)n) == 0, "append");
+			CHECK(merkle_append(&batch, &s, leaves + batch.size, (size_t)n) == 0,
+			      "append");
 			CHECK(memcmp(&push, &batch, sizeof push) == 0, "frontiers differ at %llu",
 			      (unsigned long long)push.size);
 		}
@@ -178,7 +187,7 @@ append_rejects_oversized_batch_and_overflow(void)
 {
 	struct merkle_frontier f;
 	struct merkle_append_scratch s;
-	merkle_hash_t leaves[4] = { { 0 } };
+	merkle_hash_t leaves[4] = {{0}};
 	merkle_frontier_init(&f);
 	CHECK(merkle_append_scratch_init(&s, 2) == 0, "scratch");
 	CHECK(merkle_append(&f, &s, leaves, 3) == -E2BIG, "batch above max_leaves");

@@ -85,17 +85,17 @@ proofs_match_rfc6962_8leaf_vectors(void)
 	hex32(l, vec_must(ex, "l", VEC_STR)->str);
 	(void)a;
 	size_t pn;
-	CHECK(merkle_inclusion_proof(&src, 0, 7, p, &pn) == 0 && pn == 3 &&
-	          !memcmp(p[0], b, 32) && !memcmp(p[1], h, 32) && !memcmp(p[2], l, 32),
+	CHECK(merkle_inclusion_proof(&src, 0, 7, p, &pn) == 0 && pn == 3 && !memcmp(p[0], b, 32) &&
+	              !memcmp(p[1], h, 32) && !memcmp(p[2], l, 32),
 	      "PATH(0) = [b, h, l]");
-	CHECK(merkle_inclusion_proof(&src, 4, 7, p, &pn) == 0 && pn == 3 &&
-	          !memcmp(p[0], f, 32) && !memcmp(p[1], j, 32) && !memcmp(p[2], k, 32),
+	CHECK(merkle_inclusion_proof(&src, 4, 7, p, &pn) == 0 && pn == 3 && !memcmp(p[0], f, 32) &&
+	              !memcmp(p[1], j, 32) && !memcmp(p[2], k, 32),
 	      "PATH(4) = [f, j, k]");
 	CHECK(merkle_consistency_proof(&src, 3, 7, p, &pn) == 0 && pn == 4 &&
-	          !memcmp(p[0], c, 32) && !memcmp(p[2], g, 32) && !memcmp(p[3], l, 32),
+	              !memcmp(p[0], c, 32) && !memcmp(p[2], g, 32) && !memcmp(p[3], l, 32),
 	      "PROOF(3, D7) = [c, d, g, l]");
 	CHECK(merkle_consistency_proof(&src, 6, 7, p, &pn) == 0 && pn == 3 &&
-	          !memcmp(p[0], i_, 32) && !memcmp(p[1], j, 32) && !memcmp(p[2], k, 32),
+	              !memcmp(p[0], i_, 32) && !memcmp(p[1], j, 32) && !memcmp(p[2], k, 32),
 	      "PROOF(6, D7) = [i, j, k]");
 }
 
@@ -159,17 +159,21 @@ all_196_transparency_dev_probes_give_the_expected_verdict(void)
 		if (vec_get(t, "leafIdx")) {
 			merkle_hash_t leaf, root;
 			uint64_t idx = vec_u64(t, "leafIdx"), size = vec_u64(t, "treeSize");
-			if (b64_32(leaf, vec_get(t, "leafHash")) && b64_root(root, vec_get(t, "root")) &&
+			if (b64_32(leaf, vec_get(t, "leafHash")) &&
+			    b64_root(root, vec_get(t, "root")) &&
 			    b64_list(proof, &len, vec_get(t, "proof")))
-				rc = merkle_verify_inclusion(idx, size, leaf, proof, len, root, NULL);
+				rc = merkle_verify_inclusion(idx, size, leaf, proof, len, root,
+				                             NULL);
 		} else {
 			merkle_hash_t r1, r2;
 			uint64_t s1 = vec_u64(t, "size1"), s2 = vec_u64(t, "size2");
-			if (b64_root(r1, vec_get(t, "root1")) && b64_root(r2, vec_get(t, "root2")) &&
+			if (b64_root(r1, vec_get(t, "root1")) &&
+			    b64_root(r2, vec_get(t, "root2")) &&
 			    b64_list(proof, &len, vec_get(t, "proof")))
 				rc = merkle_verify_consistency(s1, s2, r1, r2, proof, len, NULL);
 		}
-		CHECK((rc != 0) == want_err, "%s: wantErr %d, verify returned %d", files[i], want_err, rc);
+		CHECK((rc != 0) == want_err, "%s: wantErr %d, verify returned %d", files[i],
+		      want_err, rc);
 		probes++;
 		happy += !want_err;
 	}
@@ -186,12 +190,14 @@ check_tampering_fails(uint64_t m, uint64_t n, const merkle_hash_t leaf, merkle_h
 		size_t at = (size_t)(ref_rand(rnd) % len);
 		p[at][ref_rand(rnd) % 32] ^= (uint8_t)(1u << (ref_rand(rnd) % 8));
 		CHECK(merkle_verify_inclusion(m, n, leaf, p, len, root, NULL) == -EBADMSG,
-		      "bit flip accepted (%llu in %llu)", (unsigned long long)m, (unsigned long long)n);
+		      "bit flip accepted (%llu in %llu)", (unsigned long long)m,
+		      (unsigned long long)n);
 		p[at][0] ^= 0; /* keep tampered; the caller regenerates */
 		CHECK(merkle_verify_inclusion(m, n, leaf, p, len - 1, root, NULL) != 0,
 		      "truncated proof accepted");
 	}
-	CHECK(merkle_verify_inclusion(m, n, leaf, p, len + 1, root, NULL) != 0, "extended proof accepted");
+	CHECK(merkle_verify_inclusion(m, n, leaf, p, len + 1, root, NULL) != 0,
+	      "extended proof accepted");
 }
 
 static void
@@ -213,7 +219,7 @@ proofs_match_reference_for_every_size_to_1024(void)
 		ref_mth(exp, L, 0, n);
 		CHECK_MEM(root, exp, 32, "root of size %llu", (unsigned long long)n);
 
-		uint64_t idx[4] = { 0, n - 1, n / 2, ref_rand(&rnd) % n };
+		uint64_t idx[4] = {0, n - 1, n / 2, ref_rand(&rnd) % n};
 		int all = n <= 48; /* every index and every old size for small trees */
 		for (uint64_t k = 0; k < (all ? n : 4); k++) {
 			uint64_t m = all ? k : idx[k];
@@ -225,7 +231,8 @@ proofs_match_reference_for_every_size_to_1024(void)
 			      "inclusion %llu in %llu does not verify", (unsigned long long)m,
 			      (unsigned long long)n);
 			if (m + 1 < n)
-				CHECK(merkle_verify_inclusion(m + 1, n, leaves[m], p, pn, root, NULL) != 0,
+				CHECK(merkle_verify_inclusion(m + 1, n, leaves[m], p, pn, root,
+				                              NULL) != 0,
 				      "proof accepted for the wrong index");
 			check_tampering_fails(m, n, leaves[m], p, pn, root, &rnd);
 
@@ -241,12 +248,14 @@ proofs_match_reference_for_every_size_to_1024(void)
 			      (unsigned long long)n);
 			if (pn > 0) {
 				p[ref_rand(&rnd) % pn][ref_rand(&rnd) % 32] ^= 0x10;
-				CHECK(merkle_verify_consistency(old, n, oroot, root, p, pn, NULL) == -EBADMSG,
-				      "tampered consistency %llu->%llu accepted", (unsigned long long)old,
-				      (unsigned long long)n);
+				CHECK(merkle_verify_consistency(old, n, oroot, root, p, pn, NULL) ==
+				              -EBADMSG,
+				      "tampered consistency %llu->%llu accepted",
+				      (unsigned long long)old, (unsigned long long)n);
 			}
 			if (old < n)
-				CHECK(merkle_verify_consistency(old, n, root, root, p, pn, NULL) != 0,
+				CHECK(merkle_verify_consistency(old, n, root, root, p, pn, NULL) !=
+				              0,
 				      "consistency with a wrong old root accepted");
 		}
 	}
@@ -300,7 +309,7 @@ static void
 bad_arguments_and_source_errors_are_reported(void)
 {
 	struct merkle_source src = merkle_memtree_source(&tree8);
-	merkle_hash_t p[MERKLE_MAX_PROOF], h = { 0 };
+	merkle_hash_t p[MERKLE_MAX_PROOF], h = {0};
 	size_t n = 99;
 	const char *why = NULL;
 	CHECK(merkle_inclusion_proof(&src, 8, 8, p, &n) == -EINVAL && n == 0, "index == size");
@@ -313,7 +322,7 @@ bad_arguments_and_source_errors_are_reported(void)
 	      "verify index == size");
 	CHECK(merkle_verify_consistency(0, 3, h, h, p, 0, &why) == -EINVAL && why != NULL,
 	      "verify old == 0");
-	struct merkle_source bad = { .node = failing_node };
+	struct merkle_source bad = {.node = failing_node};
 	CHECK(merkle_inclusion_proof(&bad, 1, 8, p, &n) == -EIO, "source error propagates");
 	CHECK(merkle_consistency_proof(&bad, 3, 8, p, &n) == -EIO, "source error propagates");
 }

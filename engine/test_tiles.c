@@ -27,39 +27,44 @@ index_paths_match_published_examples(void)
 	for (size_t i = 0; i < ex->n; i++) {
 		char buf[64];
 		uint64_t n = strtoull(ex->key[i], NULL, 10);
-		CHECK(tiles_index_format(buf, sizeof buf, n) > 0 && strcmp(buf, ex->item[i].str) == 0,
+		CHECK(tiles_index_format(buf, sizeof buf, n) > 0 &&
+		              strcmp(buf, ex->item[i].str) == 0,
 		      "N=%s: got %s want %s", ex->key[i], buf, ex->item[i].str);
 	}
-	struct { struct tiles_id t; const char *want; } cases[] = {
-		{ { 0, 256, 0, false }, "tile/0/000" },
-		{ { 0, 255, 0, false }, "tile/0/000.p/255" },
-		{ { 455667, 256, 15, false }, "tile/15/x455/667" },
-		{ { 123456789, 41, 15, false }, "tile/15/x123/x456/789.p/41" },
-		{ { 1234067, 256, 0, true }, "tile/data/x001/x234/067" },
-		{ { 3, 10, 0, true }, "tile/data/003.p/10" },
-		{ { UINT64_MAX, 255, 63, false }, "tile/63/x018/x446/x744/x073/x709/x551/615.p/255" },
+	struct {
+		struct tiles_id t;
+		const char *want;
+	} cases[] = {
+	        {{0, 256, 0, false}, "tile/0/000"},
+	        {{0, 255, 0, false}, "tile/0/000.p/255"},
+	        {{455667, 256, 15, false}, "tile/15/x455/667"},
+	        {{123456789, 41, 15, false}, "tile/15/x123/x456/789.p/41"},
+	        {{1234067, 256, 0, true}, "tile/data/x001/x234/067"},
+	        {{3, 10, 0, true}, "tile/data/003.p/10"},
+	        {{UINT64_MAX, 255, 63, false}, "tile/63/x018/x446/x744/x073/x709/x551/615.p/255"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char buf[TILES_PATH_MAX];
 		struct tiles_id back;
 		int n = tiles_path(buf, sizeof buf, &cases[i].t);
-		CHECK(n > 0 && strcmp(buf, cases[i].want) == 0, "path %s, got %s", cases[i].want, buf);
+		CHECK(n > 0 && strcmp(buf, cases[i].want) == 0, "path %s, got %s", cases[i].want,
+		      buf);
 		CHECK(tiles_path_parse(&back, buf, (size_t)n, 63) == 0 &&
-		          same_id(&back, &cases[i].t),
+		              same_id(&back, &cases[i].t),
 		      "parse %s", buf);
 	}
 	char small[10];
 	CHECK(tiles_path(small, sizeof small, &cases[0].t) == -ENOSPC, "short buffer");
-	struct tiles_id bad = { 0, 0, 0, false };
+	struct tiles_id bad = {0, 0, 0, false};
 	CHECK(tiles_path(small, sizeof small, &bad) == -EINVAL, "width 0");
 }
 
 static void
 malformed_paths_are_rejected(void)
 {
-	const struct vec_json *rej =
-		vec_must(tp, "must_reject_when_parsing (from trillian-tessera api/layout/paths_test.go)",
-		         VEC_ARR);
+	const struct vec_json *rej = vec_must(
+	        tp, "must_reject_when_parsing (from trillian-tessera api/layout/paths_test.go)",
+	        VEC_ARR);
 	for (size_t i = 0; i < rej->n; i++) {
 		char path[128];
 		snprintf(path, sizeof path, "tile/%s/%s", rej->item[i].item[0].str,
@@ -69,14 +74,33 @@ malformed_paths_are_rejected(void)
 	}
 	CHECK(rej->n >= 15, "reject cases: %zu", rej->n);
 	const char *more[] = {
-		"", "tile", "tile/", "tile/0/", "tile/00/000", "tile/01/000", "tile/6/000",
-		"tile/0/000.p/0", "tile/0/000.p/01", "tile/0/000.p/256", "tile/0/000.p/12x",
-		"tile/0/000/", "tile/0/x000", "tile/0/x000/", "tile/0/0000", "tile/0/00",
-		"tile/data/000.p/", "tile/data/", "tile/dat/000", "/tile/0/000", "tile/0/000 ",
-		"tile/0/x018/x446/x744/x073/x709/x551/616",
-		/* found by fuzzing: a leading zero group is a second spelling of tile 234067 */
-		"tile/data/x000/x234/067", "tile/0/x000/001", "tile/0/x000/x000/000",
-		"tile/0/000\0",
+	        "",
+	        "tile",
+	        "tile/",
+	        "tile/0/",
+	        "tile/00/000",
+	        "tile/01/000",
+	        "tile/6/000",
+	        "tile/0/000.p/0",
+	        "tile/0/000.p/01",
+	        "tile/0/000.p/256",
+	        "tile/0/000.p/12x",
+	        "tile/0/000/",
+	        "tile/0/x000",
+	        "tile/0/x000/",
+	        "tile/0/0000",
+	        "tile/0/00",
+	        "tile/data/000.p/",
+	        "tile/data/",
+	        "tile/dat/000",
+	        "/tile/0/000",
+	        "tile/0/000 ",
+	        "tile/0/x018/x446/x744/x073/x709/x551/616",
+	        /* found by fuzzing: a leading zero group is a second spelling of tile 234067 */
+	        "tile/data/x000/x234/067",
+	        "tile/0/x000/001",
+	        "tile/0/x000/x000/000",
+	        "tile/0/000\0",
 	};
 	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
 		struct tiles_id t;
@@ -93,15 +117,15 @@ paths_round_trip_for_random_ids(void)
 {
 	uint64_t rnd = 11;
 	for (int i = 0; i < 20000; i++) {
-		struct tiles_id t = { .index = ref_rand(&rnd) >> (ref_rand(&rnd) % 64),
-		                      .width = (uint16_t)(ref_rand(&rnd) % 256 + 1),
-		                      .level = (uint8_t)(ref_rand(&rnd) % 64) };
+		struct tiles_id t = {.index = ref_rand(&rnd) >> (ref_rand(&rnd) % 64),
+		                     .width = (uint16_t)(ref_rand(&rnd) % 256 + 1),
+		                     .level = (uint8_t)(ref_rand(&rnd) % 64)};
 		t.data = t.level == 0 && (ref_rand(&rnd) & 1);
 		char buf[TILES_PATH_MAX];
 		struct tiles_id back;
 		int n = tiles_path(buf, sizeof buf, &t);
 		CHECK(n > 0 && tiles_path_parse(&back, buf, (size_t)n, 63) == 0 &&
-		          same_id(&back, &t),
+		              same_id(&back, &t),
 		      "round trip of %s", buf);
 	}
 }
@@ -144,19 +168,22 @@ tile_sets_match_c2sp_examples(void)
 			CHECK(found, "size %s: missing %s", sets->key[i], want->item[j].str);
 		}
 	}
-	/* C2SP's 70000-leaf example: 273 full level-0 tiles, 0/273.p/112, 1/000, 1/001.p/17, 2/000.p/1 */
+	/* C2SP's 70000-leaf example: 273 full level-0 tiles, 0/273.p/112, 1/000, 1/001.p/17,
+	 * 2/000.p/1 */
 	size_t n = tile_set(got, 4096, 0, 70000, false);
 	size_t full0 = 0;
 	for (size_t i = 0; i < n; i++)
 		full0 += strncmp(got[i], "tile/0/", 7) == 0 && strchr(got[i], '.') == NULL;
 	CHECK(full0 == 273 && n == 277, "70000: %zu full level-0 of %zu", full0, n);
 	CHECK(strcmp(got[273], "tile/0/273.p/112") == 0 && strcmp(got[274], "tile/1/000") == 0 &&
-	          strcmp(got[275], "tile/1/001.p/17") == 0 && strcmp(got[276], "tile/2/000.p/1") == 0,
+	              strcmp(got[275], "tile/1/001.p/17") == 0 &&
+	              strcmp(got[276], "tile/2/000.p/1") == 0,
 	      "70000 partials: %s %s %s %s", got[273], got[274], got[275], got[276]);
 	/* with data tiles: data tiles mirror level 0 and come first */
 	n = tile_set(got, 4096, 0, 300, true);
-	CHECK(n == 5 && strcmp(got[0], "tile/data/000") == 0 && strcmp(got[1], "tile/data/001.p/44") == 0 &&
-	          strcmp(got[2], "tile/0/000") == 0,
+	CHECK(n == 5 && strcmp(got[0], "tile/data/000") == 0 &&
+	              strcmp(got[1], "tile/data/001.p/44") == 0 &&
+	              strcmp(got[2], "tile/0/000") == 0,
 	      "300 with data: %zu %s %s", n, got[0], got[1]);
 }
 
@@ -257,8 +284,9 @@ roots_from_tessera_testdata_tiles_match_its_checkpoints(void)
 		uint64_t size;
 		merkle_hash_t want, got;
 		checkpoint_root(cp, &size, want);
-		CHECK(size == (uint64_t)n, "checkpoint.%d has size %llu", n, (unsigned long long)size);
-		struct dir_reader r = { .dir = dir };
+		CHECK(size == (uint64_t)n, "checkpoint.%d has size %llu", n,
+		      (unsigned long long)size);
+		struct dir_reader r = {.dir = dir};
 		struct tiles_source ts;
 		tiles_source_init(&ts, size, read_dir_tile, &r);
 		struct merkle_source src = tiles_source_view(&ts);
@@ -278,7 +306,7 @@ root_from_skylight_mirror_tiles_matches_its_checkpoint(void)
 	uint64_t size;
 	merkle_hash_t want, got;
 	checkpoint_root(cp, &size, want);
-	struct dir_reader r = { .dir = dir };
+	struct dir_reader r = {.dir = dir};
 	struct tiles_source ts;
 	tiles_source_init(&ts, size, read_dir_tile, &r);
 	struct merkle_source src = tiles_source_view(&ts);
@@ -289,7 +317,7 @@ root_from_skylight_mirror_tiles_matches_its_checkpoint(void)
 	size_t pn;
 	merkle_leaf_hash(leaf, (const uint8_t *)"record 123", 10);
 	CHECK(merkle_inclusion_proof(&src, 123, size, p, &pn) == 0 &&
-	          merkle_verify_inclusion(123, size, leaf, p, pn, want, NULL) == 0,
+	              merkle_verify_inclusion(123, size, leaf, p, pn, want, NULL) == 0,
 	      "inclusion of record 123 from tiles");
 }
 
@@ -298,15 +326,15 @@ roots_from_navigli_production_tiles_match_published_values(void)
 {
 	struct vec_json *v = vec_json_file(vec_path("static-ct/VERIFIED_STATIC_CT_AND_TLOG.json"));
 	const struct vec_json *nv = vec_must(v, "navigli2025h2_tiles", VEC_OBJ);
-	struct dir_reader r = { .dir = vec_path("static-ct/sunlight-navigli2025h2") };
+	struct dir_reader r = {.dir = vec_path("static-ct/sunlight-navigli2025h2")};
 	const struct vec_json *l1 = vec_must(nv, "level1_tile_entries_would_be", VEC_ARR);
 	for (size_t i = 0; i < l1->n && i < 4; i++)
 		if (hex_decode(r.level1[i], 32, l1->item[i].str, 64, NULL) != 32)
 			check_harness("level1 hash");
 	r.nlevel1 = (unsigned)l1->n;
-	const char *keys[] = { "root_at_tree_size_1", "root_at_tree_size_256",
-	                       "root_at_tree_size_778", "root_at_tree_size_1024" };
-	uint64_t sizes[] = { 1, 256, 778, 1024 };
+	const char *keys[] = {"root_at_tree_size_1", "root_at_tree_size_256",
+	                      "root_at_tree_size_778", "root_at_tree_size_1024"};
+	uint64_t sizes[] = {1, 256, 778, 1024};
 	for (int i = 0; i < 4; i++) {
 		merkle_hash_t want, got;
 		if (hex_decode(want, 32, vec_must(nv, keys[i], VEC_STR)->str, 64, NULL) != 32)
@@ -322,7 +350,7 @@ roots_from_navigli_production_tiles_match_published_values(void)
 	 * over each tile file's 256 hashes). */
 	for (uint64_t i = 0; i < 4; i++) {
 		merkle_hash_t tile[TILES_WIDTH], root;
-		struct tiles_id id = { .index = i, .width = TILES_WIDTH };
+		struct tiles_id id = {.index = i, .width = TILES_WIDTH};
 		r.nlevel1 = 0;
 		CHECK(read_dir_tile(&r, &id, (uint8_t *)tile) == 0, "read tile/0/%03llu",
 		      (unsigned long long)i);
@@ -359,7 +387,7 @@ tile_source_serves_the_same_roots_and_proofs_as_the_tree(void)
 	struct merkle_memtree t;
 	CHECK(merkle_memtree_init(&t, 4096) == 0 && merkle_memtree_append(&t, leaves, N) == 0,
 	      "memtree");
-	struct mem_reader r = { &t };
+	struct mem_reader r = {&t};
 	struct merkle_source mem = merkle_memtree_source(&t);
 	uint64_t rnd = 77;
 	for (int round = 0; round < 200; round++) {
@@ -373,17 +401,18 @@ tile_source_serves_the_same_roots_and_proofs_as_the_tree(void)
 		struct merkle_source tiles = tiles_source_view(&ts);
 		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
 		size_t la, lb;
-		CHECK(merkle_range_root(&tiles, 0, n, a) == 0 && merkle_range_root(&mem, 0, n, b) == 0,
+		CHECK(merkle_range_root(&tiles, 0, n, a) == 0 &&
+		              merkle_range_root(&mem, 0, n, b) == 0,
 		      "roots");
 		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
 		uint64_t m = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
 		CHECK(merkle_inclusion_proof(&tiles, m, n, pa, &la) == 0 &&
-		          merkle_inclusion_proof(&mem, m, n, pb, &lb) == 0 && la == lb &&
-		          memcmp(pa, pb, 32 * la) == 0,
+		              merkle_inclusion_proof(&mem, m, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
 		      "inclusion %llu in %llu", (unsigned long long)m, (unsigned long long)n);
 		CHECK(merkle_consistency_proof(&tiles, old, n, pa, &la) == 0 &&
-		          merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
-		          memcmp(pa, pb, 32 * la) == 0,
+		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
 		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
 	}
 	/* A node that is not complete at the source's size is refused. */

@@ -115,7 +115,7 @@ int
 tiles_path_parse(struct tiles_id *t, const char *path, size_t len, unsigned max_level)
 {
 	const char *p = path, *end = path + len;
-	struct tiles_id r = { .width = TILES_WIDTH };
+	struct tiles_id r = {.width = TILES_WIDTH};
 	uint64_t v;
 	if (!take(&p, end, "tile/"))
 		return -EINVAL;
@@ -170,7 +170,8 @@ level_start(struct tiles_iter *it)
 			return;
 		}
 		if (it->data) {
-			it->data = false; /* no new entries: no data tiles, and no hash tiles either */
+			it->data =
+			        false; /* no new entries: no data tiles, and no hash tiles either */
 			continue;
 		}
 		it->done = true; /* no new hashes at this level, so none above */
@@ -181,7 +182,7 @@ level_start(struct tiles_iter *it)
 void
 tiles_grow_begin(struct tiles_iter *it, uint64_t old, uint64_t new, bool with_data)
 {
-	*it = (struct tiles_iter){ .old = old, .new = new, .data = with_data };
+	*it = (struct tiles_iter){.old = old, .new = new, .data = with_data};
 	if (new <= old) {
 		it->done = true;
 		return;
@@ -195,8 +196,10 @@ tiles_grow_next(struct tiles_iter *it, struct tiles_id *out)
 	while (!it->done) {
 		unsigned w = tiles_width(it->new, it->level, it->next);
 		if (w > 0) {
-			*out = (struct tiles_id){ .index = it->next, .width = (uint16_t)w,
-			                          .level = it->data ? 0 : it->level, .data = it->data };
+			*out = (struct tiles_id){.index = it->next,
+			                         .width = (uint16_t)w,
+			                         .level = it->data ? 0 : it->level,
+			                         .data = it->data};
 			it->next++;
 			return true;
 		}
@@ -227,14 +230,14 @@ tile_at(struct tiles_source *ts, unsigned level, uint64_t index, const merkle_ha
 	unsigned w = tiles_width(ts->size, level, index);
 	if (w == 0)
 		return -ENOENT;
-	struct tiles_id id = { .index = index, .width = (uint16_t)w, .level = (uint8_t)level };
+	struct tiles_id id = {.index = index, .width = (uint16_t)w, .level = (uint8_t)level};
 	typeof(ts->cache[0]) *c = &ts->cache[level];
 	if (!c->valid || c->id.index != index || c->id.width != w) {
 		c->valid = false;
 		int rc = ts->read(ts->ctx, &id, (uint8_t *)c->hash);
 		if (rc == -ENOENT && w < TILES_WIDTH) {
-			/* The tile has since filled up and its partial form is gone: the full tile's
-			 * first w hashes are the same, as clients assume. */
+			/* The tile has since filled up and its partial form is gone: the full
+			 * tile's first w hashes are the same, as clients assume. */
 			struct tiles_id full = id;
 			full.width = TILES_WIDTH;
 			rc = ts->read(ts->ctx, &full, (uint8_t *)c->hash);
@@ -254,7 +257,7 @@ tiles_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 	struct tiles_source *ts = ctx;
 	unsigned tl = level / TILES_HEIGHT, s = level % TILES_HEIGHT;
 	if (level >= MERKLE_MAX_LEVELS || index >= (ts->size >> level))
-		return -ENOENT; /* not a complete subtree of this tree */
+		return -ENOENT;      /* not a complete subtree of this tree */
 	uint64_t first = index << s; /* first hash of level 8*tl under this node */
 	const merkle_hash_t *tile;
 	int rc = tile_at(ts, tl, first / TILES_WIDTH, &tile);
@@ -270,7 +273,8 @@ tiles_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 	sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf,
 	              (const uint8_t(*)[SHA256X_LEN])(tile + first % TILES_WIDTH), n / 2);
 	for (n /= 2; n > 1; n /= 2)
-		sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])buf, n / 2);
+		sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])buf,
+		              n / 2);
 	memcpy(out, buf[0], MERKLE_HASH_LEN);
 	return 0;
 }
@@ -278,5 +282,5 @@ tiles_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 struct merkle_source
 tiles_source_view(struct tiles_source *ts)
 {
-	return (struct merkle_source){ .node = tiles_node, .ctx = ts };
+	return (struct merkle_source){.node = tiles_node, .ctx = ts};
 }

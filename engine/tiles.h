@@ -18,11 +18,11 @@
 
 #include "engine/merkle.h"
 
-#define TILES_HEIGHT 8
-#define TILES_WIDTH 256
-#define TILES_MAX_LEVEL 7        /* 8 tile levels cover the 64 Merkle levels */
-#define TILES_STATIC_CT_MAX_LEVEL 5 /* static-ct-api serves tile levels 0..5 only */
-#define TILES_PATH_MAX 64        /* "tile/data/x018/x446/x744/x073/x709/x551/615.p/255" fits */
+#define TILES_HEIGHT              8
+#define TILES_WIDTH               256
+#define TILES_MAX_LEVEL           7  /* 8 tile levels cover the 64 Merkle levels */
+#define TILES_STATIC_CT_MAX_LEVEL 5  /* static-ct-api serves tile levels 0..5 only */
+#define TILES_PATH_MAX            64 /* "tile/data/x018/x446/x744/x073/x709/x551/615.p/255" fits */
 
 struct tiles_id {
 	uint64_t index; /* N */
@@ -34,15 +34,14 @@ struct tiles_id {
 /* Writes the path ("tile/L/N[.p/W]" or "tile/data/N[.p/W]") and a NUL. Returns its length,
  * -EINVAL for a bad id (width 0 or above 256, level above 63, data tile with level != 0),
  * or -ENOSPC when cap is too small. */
-__attribute__((warn_unused_result)) int tiles_path(char *buf, size_t cap,
-                                                  const struct tiles_id *t);
+__attribute__((warn_unused_result)) int tiles_path(char *buf, size_t cap, const struct tiles_id *t);
 
 /* Parses a path as tiles_path() writes it, strictly, so each tile has exactly one path: the
  * level in decimal without leading zeros (0..max_level), every N group exactly 3 digits and
  * no leading "x000/" group, the width 1..255 without leading zeros, N within 64 bits.
  * Returns 0 or -EINVAL. */
 __attribute__((warn_unused_result)) int tiles_path_parse(struct tiles_id *t, const char *path,
-                                                        size_t len, unsigned max_level);
+                                                         size_t len, unsigned max_level);
 
 /* The N part alone. Returns its length or -ENOSPC. */
 __attribute__((warn_unused_result)) int tiles_index_format(char *buf, size_t cap, uint64_t n);
@@ -56,9 +55,9 @@ unsigned tiles_width(uint64_t size, unsigned level, uint64_t index);
  * tiles_grow_begin(it, 0, size, ...) lists a whole tree's tile set. */
 struct tiles_iter {
 	uint64_t old, new;
-	uint64_t next;  /* next tile index at the current level */
+	uint64_t next; /* next tile index at the current level */
 	uint8_t level;
-	bool data;      /* currently listing data tiles */
+	bool data; /* currently listing data tiles */
 	bool done;
 };
 

@@ -6,16 +6,16 @@
 #include "tools/cmd.h"
 
 static const char usage[] =
-	"usage: birch <command> [arguments]\n"
-	"\n"
-	"Birch, a Certificate Transparency log engine.\n"
-	"\n"
-	"commands:\n"
-	"  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
-	"  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
-	"  version  print the version\n"
-	"\n"
-	"Run 'birch <command> --help' for a command's arguments.\n";
+        "usage: birch <command> [arguments]\n"
+        "\n"
+        "Birch, a Certificate Transparency log engine.\n"
+        "\n"
+        "commands:\n"
+        "  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
+        "  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
+        "  version  print the version\n"
+        "\n"
+        "Run 'birch <command> --help' for a command's arguments.\n";
 
 int
 cmd_usage_error(const char *cmd, const char *fmt, ...)

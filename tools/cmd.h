@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define EXIT_NEGATIVE 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE    2
 
 int cmd_merkle(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

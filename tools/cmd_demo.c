@@ -15,11 +15,11 @@
 #include "tools/cmd.h"
 
 static const char usage[] =
-	"usage: birch demo [--leaves N]\n"
-	"\n"
-	"Builds an RFC 6962 tree of N synthetic entries (default 1000000) in batches of 4096,\n"
-	"then prints its root, its static-ct-api tile count, an inclusion proof and a\n"
-	"consistency proof, each verified. Nothing is written to disk.\n";
+        "usage: birch demo [--leaves N]\n"
+        "\n"
+        "Builds an RFC 6962 tree of N synthetic entries (default 1000000) in batches of 4096,\n"
+        "then prints its root, its static-ct-api tile count, an inclusion proof and a\n"
+        "consistency proof, each verified. Nothing is written to disk.\n";
 
 static double
 now(void)
@@ -48,8 +48,11 @@ cmd_demo(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "--leaves") == 0 && i + 1 < argc) {
 			if (!cmd_parse_u64(argv[++i], &n) || n < 2 || n > 100000000)
-				return cmd_usage_error("demo", "--leaves must be an integer in 2..100000000, "
-				                               "got '%s'", argv[i]);
+				return cmd_usage_error(
+				        "demo",
+				        "--leaves must be an integer in 2..100000000, "
+				        "got '%s'",
+				        argv[i]);
 			continue;
 		}
 		return cmd_usage_error("demo", "unknown argument '%s' (try --help)", argv[i]);
@@ -65,14 +68,16 @@ cmd_demo(int argc, char **argv)
 		return cmd_usage_error("demo", "out of memory");
 	sha256x_init();
 	printf("birch demo: a Merkle tree of %llu synthetic entries (the log server is not built "
-	       "yet)\n", (unsigned long long)n);
+	       "yet)\n",
+	       (unsigned long long)n);
 	printf("%-22s %s\n", "sha256 implementation", sha256x_impl_name(sha256x_selected()));
 
 	double t0 = now();
 	for (uint64_t done = 0; done < n;) {
 		size_t k = n - done < BATCH ? (size_t)(n - done) : BATCH;
 		for (size_t i = 0; i < k; i++) {
-			len[i] = (size_t)snprintf((char *)data[i], sizeof data[i], "birch demo entry %llu",
+			len[i] = (size_t)snprintf((char *)data[i], sizeof data[i],
+			                          "birch demo entry %llu",
 			                          (unsigned long long)(done + i));
 			msg[i] = data[i];
 		}
@@ -107,8 +112,8 @@ cmd_demo(int argc, char **argv)
 	int rc = merkle_inclusion_proof(&src, idx, n, proof, &plen);
 	if (rc == 0)
 		rc = merkle_verify_inclusion(idx, n, t.level[0][idx], proof, plen, root, &why);
-	printf("%-22s entry %llu: %zu hashes, %s\n", "inclusion proof", (unsigned long long)idx, plen,
-	       rc == 0 ? "verified" : "FAILED");
+	printf("%-22s entry %llu: %zu hashes, %s\n", "inclusion proof", (unsigned long long)idx,
+	       plen, rc == 0 ? "verified" : "FAILED");
 	int rc2 = merkle_range_root(&src, 0, old, old_root);
 	if (rc2 == 0)
 		rc2 = merkle_consistency_proof(&src, old, n, proof, &plen);

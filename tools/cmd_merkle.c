@@ -12,34 +12,34 @@
 #include "tools/cmd.h"
 
 #define MAX_LEAF_BYTES (8u << 20) /* one leaf line: 16 MiB of hex at most */
-#define BATCH 1024                /* leaves hashed per sha256x call */
+#define BATCH          1024       /* leaves hashed per sha256x call */
 
 static const char usage[] =
-	"usage: birch merkle <subcommand> [flags]\n"
-	"\n"
-	"Leaves are read from stdin, one per line, as hex (an empty line is an empty leaf).\n"
-	"Hashes are printed and read as 64 hex digits. Hashing follows RFC 6962:\n"
-	"leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right).\n"
-	"\n"
-	"subcommands:\n"
-	"  root [--size N]                     root of the first N leaves (default: all)\n"
-	"  inclusion --index I [--size N]      audit path of leaf I in the tree of N leaves,\n"
-	"                                      one hash per line, nearest the leaf first\n"
-	"  consistency --old M [--size N]      consistency proof from size M to size N,\n"
-	"                                      one hash per line, in RFC 6962 order\n"
-	"  verify-inclusion --index I --size N --root HASH (--leaf-hash HASH | --leaf HEX)\n"
-	"                   [PROOF...]\n"
-	"  verify-consistency --old M --size N --old-root HASH --root HASH [PROOF...]\n"
-	"      PROOF is the proof's hashes as arguments, in order, or a single '-' to read\n"
-	"      them from stdin one per line (as 'inclusion' and 'consistency' print them);\n"
-	"      no PROOF means an empty proof. Exit 0 when the proof verifies, 1 with the\n"
-	"      reason on stderr when it does not.\n"
-	"\n"
-	"flags for every subcommand:\n"
-	"  --impl NAME   SHA-256 implementation: auto (default), openssl, shani, avx2\n"
-	"  --help        this text\n"
-	"\n"
-	"Exit status: 0 success, 1 proof does not verify, 2 bad input or usage.\n";
+        "usage: birch merkle <subcommand> [flags]\n"
+        "\n"
+        "Leaves are read from stdin, one per line, as hex (an empty line is an empty leaf).\n"
+        "Hashes are printed and read as 64 hex digits. Hashing follows RFC 6962:\n"
+        "leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right).\n"
+        "\n"
+        "subcommands:\n"
+        "  root [--size N]                     root of the first N leaves (default: all)\n"
+        "  inclusion --index I [--size N]      audit path of leaf I in the tree of N leaves,\n"
+        "                                      one hash per line, nearest the leaf first\n"
+        "  consistency --old M [--size N]      consistency proof from size M to size N,\n"
+        "                                      one hash per line, in RFC 6962 order\n"
+        "  verify-inclusion --index I --size N --root HASH (--leaf-hash HASH | --leaf HEX)\n"
+        "                   [PROOF...]\n"
+        "  verify-consistency --old M --size N --old-root HASH --root HASH [PROOF...]\n"
+        "      PROOF is the proof's hashes as arguments, in order, or a single '-' to read\n"
+        "      them from stdin one per line (as 'inclusion' and 'consistency' print them);\n"
+        "      no PROOF means an empty proof. Exit 0 when the proof verifies, 1 with the\n"
+        "      reason on stderr when it does not.\n"
+        "\n"
+        "flags for every subcommand:\n"
+        "  --impl NAME   SHA-256 implementation: auto (default), openssl, shani, avx2\n"
+        "  --help        this text\n"
+        "\n"
+        "Exit status: 0 success, 1 proof does not verify, 2 bad input or usage.\n";
 
 struct opts {
 	const char *sub;
@@ -128,7 +128,7 @@ static int
 read_leaves(const struct opts *o, struct merkle_memtree *t, struct merkle_frontier *f,
             struct merkle_append_scratch *s)
 {
-	struct leaf_reader r = { 0 };
+	struct leaf_reader r = {0};
 	static merkle_hash_t hashes[BATCH];
 	uint64_t count = 0;
 	int rc = 0;
@@ -173,8 +173,10 @@ static bool
 parse_hash(const char *sub, const char *what, const char *s, merkle_hash_t out)
 {
 	size_t n = strlen(s);
-	if (n != 2 * MERKLE_HASH_LEN || hex_decode(out, MERKLE_HASH_LEN, s, n, NULL) != MERKLE_HASH_LEN) {
-		cmd_usage_error(sub, "%s must be %d hex digits, got '%.80s'", what, 2 * MERKLE_HASH_LEN, s);
+	if (n != 2 * MERKLE_HASH_LEN ||
+	    hex_decode(out, MERKLE_HASH_LEN, s, n, NULL) != MERKLE_HASH_LEN) {
+		cmd_usage_error(sub, "%s must be %d hex digits, got '%.80s'", what,
+		                2 * MERKLE_HASH_LEN, s);
 		return false;
 	}
 	return true;
@@ -246,7 +248,8 @@ read_proof(const struct opts *o, merkle_hash_t *proof, size_t *len)
 			if (got == 0)
 				continue; /* blank lines carry no hash */
 			if (*len == MERKLE_MAX_PROOF)
-				rc = cmd_usage_error(o->sub, "proof has more than %d hashes", MERKLE_MAX_PROOF);
+				rc = cmd_usage_error(o->sub, "proof has more than %d hashes",
+				                     MERKLE_MAX_PROOF);
 			else if (!parse_hash(o->sub, "each proof line", line, proof[*len]))
 				rc = EXIT_USAGE;
 			else
@@ -270,7 +273,8 @@ report(const struct opts *o, int err, const char *reason)
 		puts("valid");
 		return 0;
 	}
-	fprintf(stderr, "birch %s: invalid: %s\n", o->sub, reason ? reason : "proof does not verify");
+	fprintf(stderr, "birch %s: invalid: %s\n", o->sub,
+	        reason ? reason : "proof does not verify");
 	return EXIT_NEGATIVE;
 }
 
@@ -280,8 +284,9 @@ do_verify_inclusion(const struct opts *o)
 	merkle_hash_t leaf, root, proof[MERKLE_MAX_PROOF];
 	size_t len;
 	if (!o->has_size || !o->has_index || !o->root || (!o->leaf_hash == !o->leaf))
-		return cmd_usage_error(o->sub, "needs --index, --size, --root and one of --leaf-hash "
-		                               "or --leaf (try --help)");
+		return cmd_usage_error(o->sub,
+		                       "needs --index, --size, --root and one of --leaf-hash "
+		                       "or --leaf (try --help)");
 	if (!parse_hash(o->sub, "--root", o->root, root))
 		return EXIT_USAGE;
 	if (o->leaf_hash && !parse_hash(o->sub, "--leaf-hash", o->leaf_hash, leaf))
@@ -294,7 +299,8 @@ do_verify_inclusion(const struct opts *o)
 			merkle_leaf_hash(leaf, data, (size_t)dl);
 		free(data);
 		if (dl < 0)
-			return cmd_usage_error(o->sub, "--leaf must be hex data (an even number of hex digits)");
+			return cmd_usage_error(
+			        o->sub, "--leaf must be hex data (an even number of hex digits)");
 	}
 	if (o->index >= o->size)
 		return cmd_usage_error(o->sub, "--index %llu is not below --size %llu",
@@ -313,7 +319,8 @@ do_verify_consistency(const struct opts *o)
 	merkle_hash_t old_root, root, proof[MERKLE_MAX_PROOF];
 	size_t len;
 	if (!o->has_size || !o->has_old || !o->root || !o->old_root)
-		return cmd_usage_error(o->sub, "needs --old, --size, --old-root and --root (try --help)");
+		return cmd_usage_error(o->sub,
+		                       "needs --old, --size, --old-root and --root (try --help)");
 	if (!parse_hash(o->sub, "--old-root", o->old_root, old_root) ||
 	    !parse_hash(o->sub, "--root", o->root, root))
 		return EXIT_USAGE;
@@ -332,23 +339,32 @@ do_verify_consistency(const struct opts *o)
 
 /* ---- flags ---- */
 
-enum { OPT_SIZE = 256, OPT_INDEX, OPT_OLD, OPT_ROOT, OPT_OLD_ROOT, OPT_LEAF_HASH, OPT_LEAF,
-       OPT_IMPL, OPT_HELP };
+enum {
+	OPT_SIZE = 256,
+	OPT_INDEX,
+	OPT_OLD,
+	OPT_ROOT,
+	OPT_OLD_ROOT,
+	OPT_LEAF_HASH,
+	OPT_LEAF,
+	OPT_IMPL,
+	OPT_HELP
+};
 
 static int
 parse_flags(struct opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "size", required_argument, NULL, OPT_SIZE },
-		{ "index", required_argument, NULL, OPT_INDEX },
-		{ "old", required_argument, NULL, OPT_OLD },
-		{ "root", required_argument, NULL, OPT_ROOT },
-		{ "old-root", required_argument, NULL, OPT_OLD_ROOT },
-		{ "leaf-hash", required_argument, NULL, OPT_LEAF_HASH },
-		{ "leaf", required_argument, NULL, OPT_LEAF },
-		{ "impl", required_argument, NULL, OPT_IMPL },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+	        {"size", required_argument, NULL, OPT_SIZE},
+	        {"index", required_argument, NULL, OPT_INDEX},
+	        {"old", required_argument, NULL, OPT_OLD},
+	        {"root", required_argument, NULL, OPT_ROOT},
+	        {"old-root", required_argument, NULL, OPT_OLD_ROOT},
+	        {"leaf-hash", required_argument, NULL, OPT_LEAF_HASH},
+	        {"leaf", required_argument, NULL, OPT_LEAF},
+	        {"impl", required_argument, NULL, OPT_IMPL},
+	        {"help", no_argument, NULL, OPT_HELP},
+	        {NULL, 0, NULL, 0},
 	};
 	opterr = 0;
 	optind = 1;
@@ -360,30 +376,51 @@ parse_flags(struct opts *o, int argc, char **argv)
 		bool *has = NULL;
 		const char *name = NULL;
 		switch (c) {
-		case OPT_SIZE: num = &o->size, has = &o->has_size, name = "--size"; break;
-		case OPT_INDEX: num = &o->index, has = &o->has_index, name = "--index"; break;
-		case OPT_OLD: num = &o->old, has = &o->has_old, name = "--old"; break;
-		case OPT_ROOT: o->root = optarg; break;
-		case OPT_OLD_ROOT: o->old_root = optarg; break;
-		case OPT_LEAF_HASH: o->leaf_hash = optarg; break;
-		case OPT_LEAF: o->leaf = optarg; break;
+		case OPT_SIZE:
+			num = &o->size, has = &o->has_size, name = "--size";
+			break;
+		case OPT_INDEX:
+			num = &o->index, has = &o->has_index, name = "--index";
+			break;
+		case OPT_OLD:
+			num = &o->old, has = &o->has_old, name = "--old";
+			break;
+		case OPT_ROOT:
+			o->root = optarg;
+			break;
+		case OPT_OLD_ROOT:
+			o->old_root = optarg;
+			break;
+		case OPT_LEAF_HASH:
+			o->leaf_hash = optarg;
+			break;
+		case OPT_LEAF:
+			o->leaf = optarg;
+			break;
 		case OPT_IMPL: {
 			enum sha256x_impl impl;
 			if (sha256x_impl_parse(optarg, &impl) != 0)
-				return cmd_usage_error(o->sub, "--impl: unknown implementation '%s' "
-				                               "(auto, openssl, shani, avx2)", optarg);
+				return cmd_usage_error(o->sub,
+				                       "--impl: unknown implementation '%s' "
+				                       "(auto, openssl, shani, avx2)",
+				                       optarg);
 			if (sha256x_select(impl) != 0)
-				return cmd_usage_error(o->sub, "--impl %s: not supported by this CPU", optarg);
+				return cmd_usage_error(
+				        o->sub, "--impl %s: not supported by this CPU", optarg);
 			break;
 		}
-		case OPT_HELP: fputs(usage, stdout); return -1;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return -1;
 		case ':':
 			return cmd_usage_error(o->sub, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(o->sub, "unknown flag '%s' (try --help)", argv[optind - 1]);
+			return cmd_usage_error(o->sub, "unknown flag '%s' (try --help)",
+			                       argv[optind - 1]);
 		}
 		if (num && !cmd_parse_u64(optarg, num))
-			return cmd_usage_error(o->sub, "%s must be a non-negative integer, got '%s'", name,
+			return cmd_usage_error(o->sub,
+			                       "%s must be a non-negative integer, got '%s'", name,
 			                       optarg);
 		if (has)
 			*has = true;
@@ -400,13 +437,13 @@ cmd_merkle(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	struct opts o = { .sub = argv[1] };
+	struct opts o = {.sub = argv[1]};
 	if (strcmp(o.sub, "--help") == 0 || strcmp(o.sub, "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	static const char *const subs[] = { "root", "inclusion", "consistency", "verify-inclusion",
-	                                    "verify-consistency" };
+	static const char *const subs[] = {"root", "inclusion", "consistency", "verify-inclusion",
+	                                   "verify-consistency"};
 	int which = -1;
 	for (int i = 0; i < 5; i++)
 		if (strcmp(o.sub, subs[i]) == 0)
@@ -420,7 +457,8 @@ cmd_merkle(int argc, char **argv)
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
 	if (which <= 2 && o.nproof > 0)
-		return cmd_usage_error(o.sub, "unexpected argument '%s' (leaves come on stdin)", o.proof[0]);
+		return cmd_usage_error(o.sub, "unexpected argument '%s' (leaves come on stdin)",
+		                       o.proof[0]);
 	switch (which) {
 	case 0:
 		return do_root(&o);
@@ -429,7 +467,8 @@ cmd_merkle(int argc, char **argv)
 			return cmd_usage_error(o.sub, "needs --index (try --help)");
 		if (o.has_size && o.index >= o.size)
 			return cmd_usage_error(o.sub, "--index %llu is not below --size %llu",
-			                       (unsigned long long)o.index, (unsigned long long)o.size);
+			                       (unsigned long long)o.index,
+			                       (unsigned long long)o.size);
 		return do_proof(&o, true);
 	case 2:
 		if (!o.has_old)
@@ -438,7 +477,8 @@ cmd_merkle(int argc, char **argv)
 			return cmd_usage_error(o.sub, "--old must be at least 1");
 		if (o.has_size && o.old > o.size)
 			return cmd_usage_error(o.sub, "--old %llu is greater than --size %llu",
-			                       (unsigned long long)o.old, (unsigned long long)o.size);
+			                       (unsigned long long)o.old,
+			                       (unsigned long long)o.size);
 		return do_proof(&o, false);
 	case 3:
 		return do_verify_inclusion(&o);

@@ -4,11 +4,11 @@
 #define BIRCH_FUZZ_CHECK_H
 #include <stdio.h>
 #include <stdlib.h>
-#define FUZZ_REQUIRE(c)                                                                   \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-			abort();                                                          \
-		}                                                                         \
+#define FUZZ_REQUIRE(c)                                                                            \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);  \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 #endif

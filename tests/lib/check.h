@@ -18,27 +18,27 @@ extern unsigned long check_count;
 extern const char *check_case;
 
 void check_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 int check_done(void);
 __attribute__((noreturn)) void check_skip(const char *reason);
 __attribute__((noreturn)) void check_harness(const char *reason);
 
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		check_count++;                                                            \
-		if (!(cond))                                                              \
-			check_fail(__FILE__, __LINE__, __VA_ARGS__);                      \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		check_count++;                                                                     \
+		if (!(cond))                                                                       \
+			check_fail(__FILE__, __LINE__, __VA_ARGS__);                               \
 	} while (0)
 
 #define CHECK_MEM(a, b, n, ...) CHECK(memcmp((a), (b), (n)) == 0, __VA_ARGS__)
 
-#define RUN(fn)                                                                           \
-	do {                                                                              \
-		unsigned long before_ = check_failures;                                   \
-		check_case = #fn;                                                         \
-		fn();                                                                     \
-		printf("%s %s\n", check_failures == before_ ? "ok  " : "FAIL", #fn);      \
-		fflush(stdout);                                                           \
+#define RUN(fn)                                                                                    \
+	do {                                                                                       \
+		unsigned long before_ = check_failures;                                            \
+		check_case = #fn;                                                                  \
+		fn();                                                                              \
+		printf("%s %s\n", check_failures == before_ ? "ok  " : "FAIL", #fn);               \
+		fflush(stdout);                                                                    \
 	} while (0)
 
 #endif

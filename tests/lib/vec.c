@@ -125,11 +125,21 @@ str(struct parser *ps)
 		if (c == '\\') {
 			c = *ps->p++;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				unsigned v;
 				if (sscanf(ps->p, "%4x", &v) != 1)
@@ -138,7 +148,8 @@ str(struct parser *ps)
 				c = v < 0x80 ? (char)v : '?';
 				break;
 			}
-			default: break; /* \" \\ \/ */
+			default:
+				break; /* \" \\ \/ */
 			}
 		}
 		*o++ = c;
@@ -225,7 +236,7 @@ vec_json_file(const char *path)
 {
 	size_t len;
 	char *text = (char *)vec_read(path, &len);
-	struct parser ps = { .p = text, .end = text + len, .file = path };
+	struct parser ps = {.p = text, .end = text + len, .file = path};
 	struct vec_json *v = malloc(sizeof *v);
 	value(&ps, v);
 	return v; /* text is leaked on purpose: test process lifetime */

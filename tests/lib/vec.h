@@ -14,11 +14,11 @@ struct vec_json {
 	enum vec_type type;
 	bool b;
 	double num;
-	char *raw;              /* VEC_NUM: the number's text, for exact integers */
-	char *str;              /* VEC_STR: NUL-terminated (escapes \uXXXX above 0x7f not needed) */
-	size_t n;               /* VEC_ARR, VEC_OBJ: number of items */
-	struct vec_json *item;  /* items */
-	char **key;             /* VEC_OBJ: item keys */
+	char *raw;             /* VEC_NUM: the number's text, for exact integers */
+	char *str;             /* VEC_STR: NUL-terminated (escapes \uXXXX above 0x7f not needed) */
+	size_t n;              /* VEC_ARR, VEC_OBJ: number of items */
+	struct vec_json *item; /* items */
+	char **key;            /* VEC_OBJ: item keys */
 };
 
 /* $BIRCH_VECTORS/rel (malloc'd). Skips the test (exit 77) when BIRCH_VECTORS is unset. */
