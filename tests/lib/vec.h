@@ -15,7 +15,8 @@ struct vec_json {
 	bool b;
 	double num;
 	char *raw;             /* VEC_NUM: the number's text, for exact integers */
-	char *str;             /* VEC_STR: NUL-terminated (escapes \uXXXX above 0x7f not needed) */
+	char *str;             /* VEC_STR: NUL-terminated; a \uXXXX escape above 0x7f reads as
+	                          '?' (every vector file is ASCII) */
 	size_t n;              /* VEC_ARR, VEC_OBJ: number of items */
 	struct vec_json *item; /* items */
 	char **key;            /* VEC_OBJ: item keys */
