@@ -1,0 +1,848 @@
+/* storage/store.c: open and close, the durable commit, the index thread, reads. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/store_int.h"
+
+#define DEFAULT_QUEUE_ROWS 65536
+
+static void *index_main(void *arg);
+
+/* ---- open and close ------------------------------------------------------------------------ */
+
+static int
+queue_alloc(struct store_queue *q, size_t cap)
+{
+	q->dedup = calloc(cap, sizeof *q->dedup);
+	q->hashes = calloc(cap, sizeof *q->hashes);
+	q->nd = q->nh = 0;
+	q->has_size = false;
+	return q->dedup && q->hashes ? 0 : -ENOMEM;
+}
+
+static void
+queue_free(struct store_queue *q)
+{
+	free(q->dedup);
+	free(q->hashes);
+	q->dedup = NULL;
+	q->hashes = NULL;
+}
+
+int
+store_open(struct store **out, const char *dir, const struct store_opts *o, const char **reason)
+{
+	static const struct store_opts defaults;
+	const char *why = NULL;
+	*out = NULL;
+	if (o == NULL)
+		o = &defaults;
+	if (o->create && !o->read_only && mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		if (reason)
+			*reason = "cannot create the log directory";
+		return -errno;
+	}
+	struct store *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return -ENOMEM;
+	s->opts = *o;
+	s->dirfd = -1;
+	pthread_mutex_init(&s->state_lock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->qcond, NULL);
+	pthread_cond_init(&s->qdone, NULL);
+	s->dir = strdup(dir);
+	int rc = s->dir ? 0 : -ENOMEM;
+	if (rc < 0)
+		goto fail;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		rc = -errno;
+		why = "cannot open the log directory";
+		goto fail;
+	}
+	if (!o->read_only && !o->create) {
+		/* An existing log only: never create LMDB files in a directory by mistake. */
+		struct stat st;
+		if (fstatat(s->dirfd, "state.mdb", &st, 0) < 0) {
+			rc = -ENOENT;
+			why = "no state.mdb: not a Birch log directory (create it first)";
+			goto fail;
+		}
+	}
+	rc = sdb_open(&s->db, dir, o, &why);
+	if (rc < 0)
+		goto fail;
+	rc = sdb_state_read(&s->db, &s->state, &s->watermark, &why);
+	if (rc < 0)
+		goto fail;
+	if (s->watermark > s->state.size) {
+		rc = -EBADMSG;
+		why = "index.mdb covers more entries than state.mdb commits (state.mdb restored from an "
+		      "older copy?)";
+		goto fail;
+	}
+	if (o->read_only)
+		goto done;
+	if (o->create && mkdirat(s->dirfd, "tile", 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		why = "cannot create tile/";
+		goto fail;
+	}
+	rc = sio_init(&s->io);
+	if (rc < 0) {
+		why = "io_uring_queue_init failed (io_uring disabled in this kernel?)";
+		goto fail;
+	}
+	s->qcap = o->index_queue_rows ? o->index_queue_rows : DEFAULT_QUEUE_ROWS;
+	if (queue_alloc(&s->q, s->qcap) < 0 || queue_alloc(&s->work, s->qcap) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = -pthread_create(&s->index_thread, NULL, index_main, s);
+	if (rc < 0) {
+		why = "cannot start the index thread";
+		goto fail;
+	}
+	s->index_running = true;
+done:
+	*out = s;
+	return 0;
+fail:
+	if (reason)
+		*reason = why ? why : "cannot open the log";
+	store_close(s);
+	return rc;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->index_running) {
+		pthread_mutex_lock(&s->qlock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->qcond);
+		pthread_mutex_unlock(&s->qlock);
+		pthread_join(s->index_thread, NULL);
+	}
+	queue_free(&s->q);
+	queue_free(&s->work);
+	sio_free(&s->io);
+	sdb_close(&s->db);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	free(s->jobs);
+	free(s->fds);
+	free(s->dir);
+	pthread_mutex_destroy(&s->state_lock);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->qcond);
+	pthread_cond_destroy(&s->qdone);
+	free(s);
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+void
+store_state_get(struct store *s, struct store_state *out)
+{
+	pthread_mutex_lock(&s->state_lock);
+	*out = s->state;
+	pthread_mutex_unlock(&s->state_lock);
+}
+
+/* ---- the index thread ------------------------------------------------------------------------ */
+
+static bool
+queue_empty(const struct store_queue *q)
+{
+	return q->nd == 0 && q->nh == 0 && !q->has_size;
+}
+
+static int
+cmp_row(const void *a, const void *b)
+{
+	return memcmp(((const struct store_row *)a)->key, ((const struct store_row *)b)->key,
+	              STORE_KEY_LEN);
+}
+
+static int
+cmp_hash_row(const void *a, const void *b)
+{
+	return memcmp(((const struct store_hash_row *)a)->hash,
+	              ((const struct store_hash_row *)b)->hash, STORE_HASH_LEN);
+}
+
+static void *
+index_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->qlock);
+	for (;;) {
+		while (!s->stop && queue_empty(&s->q))
+			pthread_cond_wait(&s->qcond, &s->qlock);
+		if (queue_empty(&s->q))
+			break; /* stopping, and nothing left */
+		struct store_queue t = s->work;
+		s->work = s->q;
+		s->q = t;
+		s->qbusy = true;
+		uint64_t wm = s->work.has_size ? s->work.size : s->watermark;
+		bool failed = s->index_rc != 0;
+		pthread_mutex_unlock(&s->qlock);
+
+		int rc = 0;
+		const char *why = NULL;
+		if (!failed) {
+			/* Sorted keys touch each page once per transaction. */
+			qsort(s->work.dedup, s->work.nd, sizeof *s->work.dedup, cmp_row);
+			qsort(s->work.hashes, s->work.nh, sizeof *s->work.hashes, cmp_hash_row);
+			rc = sdb_index_put(&s->db, s->work.dedup, s->work.nd, s->work.hashes, s->work.nh,
+			                   wm, &why);
+		}
+		pthread_mutex_lock(&s->qlock);
+		if (rc < 0 && s->index_rc == 0) {
+			s->index_rc = rc;
+			s->index_reason = why;
+		} else if (rc == 0 && !failed) {
+			s->watermark = wm;
+		}
+		s->work.nd = s->work.nh = 0;
+		s->work.has_size = false;
+		s->qbusy = false;
+		pthread_cond_broadcast(&s->qdone);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return NULL;
+}
+
+int
+store_index_push(struct store *s, const struct store_row *dedup, size_t nd,
+                 const struct store_hash_row *hashes, size_t nh, uint64_t size,
+                 const char **reason)
+{
+	if (!s->index_running) {
+		if (reason)
+			*reason = "the log is open read-only";
+		return -EROFS;
+	}
+	pthread_mutex_lock(&s->qlock);
+	int rc = 0;
+	/* Rows go in pieces of at most the queue's capacity; only the last one sets the size. */
+	while (rc == 0 && (nd > 0 || nh > 0 || size > 0)) {
+		while (s->index_rc == 0 && (s->q.nd == s->qcap || s->q.nh == s->qcap))
+			pthread_cond_wait(&s->qdone, &s->qlock);
+		if (s->index_rc != 0) {
+			rc = s->index_rc;
+			if (reason)
+				*reason = s->index_reason;
+			break;
+		}
+		size_t td = s->qcap - s->q.nd < nd ? s->qcap - s->q.nd : nd;
+		size_t th = s->qcap - s->q.nh < nh ? s->qcap - s->q.nh : nh;
+		memcpy(s->q.dedup + s->q.nd, dedup, td * sizeof *dedup);
+		memcpy(s->q.hashes + s->q.nh, hashes, th * sizeof *hashes);
+		s->q.nd += td, s->q.nh += th;
+		dedup += td, hashes += th;
+		nd -= td, nh -= th;
+		if (nd == 0 && nh == 0) {
+			s->q.size = size;
+			s->q.has_size = true;
+			size = 0;
+		}
+		pthread_cond_signal(&s->qcond);
+		if (nd == 0 && nh == 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return rc;
+}
+
+int
+store_index_sync(struct store *s, const char **reason)
+{
+	if (!s->index_running)
+		return 0;
+	pthread_mutex_lock(&s->qlock);
+	while (s->index_rc == 0 && (!queue_empty(&s->q) || s->qbusy))
+		pthread_cond_wait(&s->qdone, &s->qlock);
+	int rc = s->index_rc;
+	if (rc != 0 && reason)
+		*reason = s->index_reason;
+	pthread_mutex_unlock(&s->qlock);
+	return rc;
+}
+
+uint64_t
+store_index_watermark(struct store *s)
+{
+	pthread_mutex_lock(&s->qlock);
+	uint64_t w = s->watermark;
+	pthread_mutex_unlock(&s->qlock);
+	return w;
+}
+
+/* ---- the commit ---------------------------------------------------------------------------- */
+
+static int
+fail(struct store *s, int rc, const char *why, const char **reason)
+{
+	if (s->failed == NULL) {
+		s->failed = why;
+		s->failed_rc = rc;
+	}
+	if (reason)
+		*reason = why;
+	return rc;
+}
+
+static bool
+path_ok(const char *p)
+{
+	size_t n = strnlen(p, STORE_PATH_MAX);
+	if (n == 0 || n == STORE_PATH_MAX || p[0] == '/')
+		return false;
+	for (const char *c = p; *c; c++)
+		if (c[0] == '.' && c[1] == '.' && (c == p || c[-1] == '/') && (c[2] == '/' || c[2] == 0))
+			return false;
+	return true;
+}
+
+struct dirset {
+	char path[32][STORE_PATH_MAX];
+	size_t n;
+};
+
+static int
+dirset_add(struct dirset *d, const char *path, size_t len)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strlen(d->path[i]) == len && memcmp(d->path[i], path, len) == 0)
+			return 0;
+	if (d->n == 32)
+		return -E2BIG;
+	memcpy(d->path[d->n], path, len);
+	d->path[d->n][len] = 0;
+	d->n++;
+	return 0;
+}
+
+/* Parent of path ("." for a top-level name) into d. */
+static int
+dirset_add_parent(struct dirset *d, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? dirset_add(d, path, (size_t)(slash - path)) : dirset_add(d, ".", 1);
+}
+
+/* mkdir -p of path's parent; each directory made has its own parent added to `sync`. */
+static int
+make_parents(int dirfd, const char *path, struct dirset *sync)
+{
+	char buf[STORE_PATH_MAX];
+	size_t n = strlen(path);
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i < n; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = 0;
+		if (mkdirat(dirfd, buf, 0755) == 0) {
+			int rc = dirset_add_parent(sync, buf);
+			if (rc < 0)
+				return rc;
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		buf[i] = '/';
+	}
+	return 0;
+}
+
+static int
+grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+	if (want <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 16;
+	while (n < want)
+		n *= 2;
+	void *q = realloc(*p, n * elem);
+	if (q == NULL)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+static void
+close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Opens every file (new ones created, with their directories), writes them through the ring,
+ * trims any longer stale file, then fdatasyncs the files and every directory that gained an
+ * entry, all at once. */
+static int
+write_files(struct store *s, const struct store_batch *b, const char **why)
+{
+	struct dirset sync = {.n = 0};
+	size_t nf = b->nfiles;
+	int rc = grow((void **)&s->jobs, &s->jobs_cap, nf, sizeof *s->jobs);
+	if (rc == 0)
+		rc = grow((void **)&s->fds, &s->fds_cap, nf + 32, sizeof *s->fds);
+	if (rc < 0)
+		return *why = "out of memory", rc;
+	size_t nfds = 0;
+	for (size_t i = 0; i < nf; i++) {
+		const char *p = b->files[i].path;
+		if (!path_ok(p)) {
+			rc = -EINVAL, *why = "bad file path in batch";
+			goto out;
+		}
+		/* A new file needs its directory entry synced; a stale one (past the committed
+		 * state, from before a crash) is overwritten in place and trimmed. */
+		int fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && errno == ENOENT) {
+			rc = make_parents(s->dirfd, p, &sync);
+			if (rc < 0) {
+				*why = rc == -ENOSPC ? "disk full while creating tile directories"
+				                     : "cannot create tile directories";
+				goto out;
+			}
+			fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		}
+		if (fd >= 0) {
+			rc = dirset_add_parent(&sync, p);
+		} else if (errno == EEXIST) {
+			fd = openat(s->dirfd, p, O_WRONLY | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			rc = -errno;
+			*why = rc == -ENOSPC ? "disk full while creating tiles" : "cannot open a tile for writing";
+			goto out;
+		}
+		s->fds[nfds++] = fd;
+		if (rc < 0) {
+			*why = "too many directories in one batch";
+			goto out;
+		}
+		s->jobs[i] = (struct sio_job){fd, b->files[i].data, b->files[i].len, 0};
+	}
+	rc = sio_write_all(&s->io, s->jobs, nf, why);
+	for (size_t i = 0; rc == 0 && i < nf; i++)
+		if (ftruncate(s->fds[i], (off_t)b->files[i].len) < 0)
+			rc = -errno, *why = "cannot trim a stale tile";
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < sync.n; i++) {
+		int fd = openat(s->dirfd, sync.path[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno, *why = "cannot open a tile directory to sync it";
+			goto out;
+		}
+		s->fds[nfds++] = fd;
+	}
+	rc = sio_sync_all(&s->io, s->fds, nfds, why);
+out:
+	close_all(s->fds, nfds);
+	return rc;
+}
+
+static void
+remove_tree(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	unlinkat(dirfd, path, AT_REMOVEDIR);
+}
+
+int
+store_commit(struct store *s, const struct store_batch *b, const char **reason)
+{
+	const char *why = NULL;
+	if (!s->index_running) {
+		if (reason)
+			*reason = "the log is open read-only";
+		return -EROFS;
+	}
+	if (s->failed) {
+		if (reason)
+			*reason = s->failed;
+		return s->failed_rc ? s->failed_rc : -EIO;
+	}
+	pthread_mutex_lock(&s->qlock);
+	int irc = s->index_rc;
+	const char *ireason = s->index_reason;
+	pthread_mutex_unlock(&s->qlock);
+	if (irc != 0)
+		return fail(s, irc, ireason, reason);
+	if (b->state.size < s->state.size) {
+		if (reason)
+			*reason = "commit would move the tree size backwards";
+		return -EINVAL;
+	}
+	/* 1. Files durable. */
+	int rc = write_files(s, b, &why);
+	if (rc < 0)
+		return fail(s, rc, why, reason);
+	/* 2. One synced LMDB transaction: from here on the batch is durable. */
+	rc = sdb_commit_state(&s->db, b, &why);
+	if (rc < 0)
+		return fail(s, rc, why, reason);
+	pthread_mutex_lock(&s->state_lock);
+	s->state = b->state;
+	pthread_mutex_unlock(&s->state_lock);
+	/* 3. Rows to the lagging indexes; an index failure shows on the next call. */
+	rc = store_index_push(s, b->dedup, b->ndedup, b->hashes, b->nhashes, b->state.size, &why);
+	if (rc < 0)
+		fail(s, rc, why, NULL);
+	for (size_t i = 0; i < b->nremove_dirs; i++)
+		if (path_ok(b->remove_dirs[i]))
+			remove_tree(s->dirfd, b->remove_dirs[i]);
+	return 0;
+}
+
+int
+store_head_put(struct store *s, const struct store_head *head, const char **reason)
+{
+	if (!s->index_running) {
+		if (reason)
+			*reason = "the log is open read-only";
+		return -EROFS;
+	}
+	if (s->failed) {
+		if (reason)
+			*reason = s->failed;
+		return s->failed_rc ? s->failed_rc : -EIO;
+	}
+	if (head->size > s->state.size) {
+		if (reason)
+			*reason = "signed head is beyond the committed size";
+		return -EINVAL;
+	}
+	if (head->sth_len + head->checkpoint_len > STORE_HEAD_MAX) {
+		if (reason)
+			*reason = "signed head bytes too long";
+		return -EINVAL;
+	}
+	const char *why = NULL;
+	int rc = sdb_head_put(&s->db, head, &why);
+	if (rc == -EEXIST) { /* refused, nothing written: the store stays usable */
+		if (reason)
+			*reason = why;
+		return rc;
+	}
+	return rc < 0 ? fail(s, rc, why, reason) : 0;
+}
+
+/* ---- reads --------------------------------------------------------------------------------- */
+
+int
+store_reader_open(struct store *s, struct store_reader **out)
+{
+	struct store_reader *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return -ENOMEM;
+	r->s = s;
+	int rc = mdb_txn_begin(s->db.state_env, NULL, MDB_RDONLY, &r->st);
+	if (rc == 0) {
+		mdb_txn_reset(r->st);
+		rc = mdb_txn_begin(s->db.index_env, NULL, MDB_RDONLY, &r->ix);
+	}
+	if (rc == 0)
+		mdb_txn_reset(r->ix);
+	if (rc != 0) {
+		store_reader_close(r);
+		return sdb_err(rc, "reader", NULL);
+	}
+	*out = r;
+	return 0;
+}
+
+void
+store_reader_close(struct store_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->st)
+		mdb_txn_abort(r->st);
+	if (r->ix)
+		mdb_txn_abort(r->ix);
+	free(r);
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* One lookup in a renewed, then reset, read transaction. */
+static int
+get_one(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size_t cap)
+{
+	int rc = mdb_txn_renew(txn);
+	if (rc != 0)
+		return sdb_err(rc, "read", NULL);
+	MDB_val k = {klen, (void *)key}, d;
+	rc = mdb_get(txn, dbi, &k, &d);
+	int ret;
+	if (rc == 0)
+		ret = d.mv_size > cap ? -ENOSPC : (memcpy(out, d.mv_data, d.mv_size), (int)d.mv_size);
+	else
+		ret = sdb_err(rc, "read", NULL);
+	mdb_txn_reset(txn);
+	return ret;
+}
+
+int
+store_head_get(struct store_reader *r, struct store_head *out, uint8_t *buf, size_t cap)
+{
+	int n = get_one(r->st, r->s->db.meta, "head", 4, buf, cap);
+	if (n < 0)
+		return n;
+	if (n < 56)
+		return -EBADMSG;
+	uint64_t lens = be64(buf + 48);
+	size_t sl = (size_t)(lens >> 32), cl = (size_t)(lens & 0xffffffffu);
+	if (56 + sl + cl != (size_t)n)
+		return -EBADMSG;
+	out->size = be64(buf);
+	memcpy(out->root, buf + 8, STORE_HASH_LEN);
+	out->timestamp = be64(buf + 40);
+	out->sth = buf + 56;
+	out->sth_len = sl;
+	out->checkpoint = buf + 56 + sl;
+	out->checkpoint_len = cl;
+	return 0;
+}
+
+int
+store_signed_get(struct store_reader *r, uint64_t size, uint8_t root[STORE_HASH_LEN],
+                 uint64_t *timestamp)
+{
+	uint8_t key[8], v[STORE_HASH_LEN + 8];
+	for (int i = 7; i >= 0; i--, size >>= 8)
+		key[i] = (uint8_t)size;
+	int n = get_one(r->st, r->s->db.sig, key, 8, v, sizeof v);
+	if (n < 0)
+		return n;
+	if (n != (int)sizeof v)
+		return -EBADMSG;
+	memcpy(root, v, STORE_HASH_LEN);
+	*timestamp = be64(v + STORE_HASH_LEN);
+	return 0;
+}
+
+int
+store_signed_each(struct store_reader *r,
+                  int (*fn)(void *ctx, uint64_t size, const uint8_t root[STORE_HASH_LEN],
+                            uint64_t timestamp),
+                  void *ctx)
+{
+	int rc = mdb_txn_renew(r->st);
+	if (rc != 0)
+		return sdb_err(rc, "read", NULL);
+	MDB_cursor *c;
+	rc = mdb_cursor_open(r->st, r->s->db.sig, &c);
+	if (rc != 0) {
+		mdb_txn_reset(r->st);
+		return sdb_err(rc, "read", NULL);
+	}
+	MDB_val k, d;
+	int ret = 0;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && ret == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != 8 || d.mv_size != STORE_HASH_LEN + 8) {
+			ret = -EBADMSG;
+			break;
+		}
+		ret = fn(ctx, be64(k.mv_data), d.mv_data, be64((uint8_t *)d.mv_data + STORE_HASH_LEN));
+	}
+	mdb_cursor_close(c);
+	mdb_txn_reset(r->st);
+	if (ret == 0 && rc != MDB_NOTFOUND && rc != 0)
+		ret = sdb_err(rc, "read", NULL);
+	return ret;
+}
+
+int
+store_dedup_get(struct store_reader *r, const uint8_t key[STORE_KEY_LEN], uint8_t *value)
+{
+	return get_one(r->ix, r->s->db.dedup, key, STORE_KEY_LEN, value, STORE_VALUE_MAX);
+}
+
+int
+store_hash_get(struct store_reader *r, const uint8_t hash[STORE_HASH_LEN], uint64_t *index)
+{
+	uint8_t v[8];
+	int n = get_one(r->ix, r->s->db.hashes, hash, STORE_HASH_LEN, v, sizeof v);
+	if (n < 0)
+		return n;
+	if (n != 8)
+		return -EBADMSG;
+	*index = be64(v);
+	return 0;
+}
+
+int
+store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_t *buf, size_t cap)
+{
+	return get_one(r->st, r->s->db.issuers, fp, STORE_KEY_LEN, buf, cap);
+}
+
+ssize_t
+store_file_read(struct store *s, const char *path, uint8_t *buf, size_t cap)
+{
+	if (!path_ok(path))
+		return -EINVAL;
+	int fd = openat(s->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t got = 0;
+	ssize_t rc = 0;
+	for (;;) {
+		if (got == cap) {
+			/* Full buffer: the file is too big unless it ends exactly here. */
+			uint8_t probe;
+			rc = pread(fd, &probe, 1, (off_t)got);
+			rc = rc == 0 ? (ssize_t)got : rc > 0 ? -EFBIG : -errno;
+			break;
+		}
+		ssize_t n = pread(fd, buf + got, cap - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0) {
+			rc = (ssize_t)got;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
+int
+store_file_open(struct store *s, const char *path, uint64_t *len)
+{
+	if (!path_ok(path))
+		return -EINVAL;
+	int fd = openat(s->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	*len = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* ---- operations ---------------------------------------------------------------------------- */
+
+static void
+du(int dirfd, const char *path, uint64_t *bytes, uint64_t *files, unsigned depth)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || depth > 16) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		*bytes += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode))
+			du(fd, e->d_name, bytes, files, depth + 1);
+		else
+			(*files)++;
+	}
+	closedir(d);
+}
+
+static uint64_t
+file_bytes(int dirfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dirfd, name, &st, 0) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+static int
+table_stat(MDB_env *env, MDB_dbi dbi, uint64_t *bytes, uint64_t *rows)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "stat", NULL);
+	MDB_stat st;
+	rc = mdb_stat(txn, dbi, &st);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		return sdb_err(rc, "stat", NULL);
+	if (bytes)
+		*bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+		         st.ms_psize;
+	*rows = st.ms_entries;
+	return 0;
+}
+
+int
+store_usage_get(struct store *s, struct store_usage *u)
+{
+	memset(u, 0, sizeof *u);
+	du(s->dirfd, "tile", &u->tile_bytes, &u->tile_files, 0);
+	u->state_bytes = file_bytes(s->dirfd, "state.mdb");
+	u->index_bytes = file_bytes(s->dirfd, "index.mdb");
+	int rc = table_stat(s->db.index_env, s->db.dedup, &u->dedup_bytes, &u->dedup_rows);
+	if (rc == 0)
+		rc = table_stat(s->db.index_env, s->db.hashes, &u->hash_bytes, &u->hash_rows);
+	if (rc == 0)
+		rc = table_stat(s->db.state_env, s->db.sig, NULL, &u->signed_rows);
+	if (rc == 0)
+		rc = table_stat(s->db.state_env, s->db.issuers, NULL, &u->issuer_rows);
+	return rc;
+}

@@ -1,0 +1,204 @@
+/* storage/store.h: a log directory on disk: files written through io_uring, two LMDB
+ * environments, and the one durable commit. Bytes, keys and durability; no CT, no Merkle.
+ *
+ * A log directory holds
+ *   tile/...      the files a commit writes (the engine puts tlog tiles there), relative paths;
+ *   state.mdb     LMDB, synced by every commit: the committed state (size, root, timestamp),
+ *                 the latest signed head (size, root, timestamp, STH and checkpoint bytes),
+ *                 every size and root ever signed, and issuers (fingerprint to DER);
+ *   index.mdb     LMDB, the indexes that may lag: dedup (key to value) and leaf hash to index.
+ *                 Rows reach it from a background thread in large synced transactions, after
+ *                 the state commit that covers them, with a watermark (the size they cover).
+ *                 Recovery rebuilds the rows between the watermark and the committed size.
+ * Why two environments: a synced commit flushes every dirty page of its file. Random 32-byte
+ * keys dirty about one page per row, four times the bytes of the entry itself, so keeping them
+ * out of the commit's fdatasync is what lets a commit run at disk bandwidth (bench/README.md).
+ *
+ * Commit order (store_commit): every file written and fdatasync'd, new directories synced;
+ * then one synced LMDB transaction with the new state; then the index rows are queued; then
+ * return. Once it returns 0, a crash or power cut cannot lose the batch.
+ *
+ * Threads
+ * - One writer thread per store calls store_commit(), store_head_put() and store_index_push();
+ *   it owns the io_uring ring (made at open, one per store, so one per writing thread).
+ * - Any thread may read through its own struct store_reader (LMDB read transactions are
+ *   reset and renewed, never held across calls) and store_file_*().
+ * - A failed write, fdatasync or commit marks the store failed: every later write returns
+ *   -EIO with the first reason ("reopen the log"); the page cache can no longer be trusted.
+ *   Close it and open again; recovery starts from what is durable.
+ *
+ * Errors: 0 or a negative errno; where the cause matters, *reason gets a static string
+ * (reason may be NULL). -ENOSPC: disk or LMDB map full. -EEXIST: a different root for a size
+ * already signed (a fork). -EBADMSG: the files contradict each other. No allocation per entry:
+ * a commit allocates nothing once its buffers have grown to the largest batch seen.
+ */
+#ifndef BIRCH_STORAGE_STORE_H
+#define BIRCH_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_KEY_LEN     32
+#define STORE_HASH_LEN    32
+#define STORE_VALUE_MAX   96   /* dedup values: the caller's bytes (an index, a timestamp, ...) */
+#define STORE_HEAD_MAX    8192 /* STH plus checkpoint bytes of one signed head */
+#define STORE_PATH_MAX    256
+#define STORE_ISSUER_MAX  (64 * 1024)
+
+struct store;
+
+struct store_opts {
+	uint64_t state_map_bytes;  /* LMDB map for state.mdb; 0: 64 GiB (address space only) */
+	uint64_t index_map_bytes;  /* LMDB map for index.mdb; 0: 1 TiB (address space only) */
+	size_t index_queue_rows;   /* rows queued for the index thread before commits wait;
+	                              0: 262144 */
+	bool read_only;            /* no writer, no index thread (info, fsck while serving) */
+	bool create;               /* create the directory layout when it is missing */
+};
+
+struct store_state {
+	uint64_t size;
+	uint8_t root[STORE_HASH_LEN];
+	uint64_t timestamp; /* the caller's clock, milliseconds */
+};
+
+/* A signed head. The bytes are borrowed by store_head_put() and copied out by store_head_get(). */
+struct store_head {
+	uint64_t size;
+	uint8_t root[STORE_HASH_LEN];
+	uint64_t timestamp;
+	const uint8_t *sth;
+	size_t sth_len;
+	const uint8_t *checkpoint;
+	size_t checkpoint_len;
+};
+
+struct store_file {
+	const char *path; /* relative, like "tile/0/x001/234.p/7"; no "..", no leading '/' */
+	const uint8_t *data;
+	size_t len;
+};
+
+struct store_row {
+	uint8_t key[STORE_KEY_LEN];
+	uint8_t len; /* 1..STORE_VALUE_MAX */
+	uint8_t value[STORE_VALUE_MAX];
+};
+
+struct store_hash_row {
+	uint8_t hash[STORE_HASH_LEN];
+	uint64_t index;
+};
+
+struct store_issuer {
+	uint8_t fingerprint[STORE_KEY_LEN];
+	const uint8_t *der;
+	size_t len;
+};
+
+/* One batch for store_commit(). Everything is borrowed for the duration of the call. */
+struct store_batch {
+	const struct store_file *files;
+	size_t nfiles;
+	const char *const *remove_dirs; /* removed (recursively) after the commit; best effort */
+	size_t nremove_dirs;
+	struct store_state state; /* the new committed state; size never below the current one */
+	const struct store_issuer *issuers;
+	size_t nissuers;
+	const struct store_row *dedup;
+	size_t ndedup;
+	const struct store_hash_row *hashes;
+	size_t nhashes;
+};
+
+/* Opens (or with o->create, creates) the log directory `dir`. o may be NULL for defaults.
+ * Returns 0 or a negative errno with *reason. */
+__attribute__((warn_unused_result)) int store_open(struct store **out, const char *dir,
+                                                   const struct store_opts *o,
+                                                   const char **reason);
+/* Drains the index queue (its rows committed), stops the index thread and closes. NULL is fine. */
+void store_close(struct store *s);
+
+/* The durable commit; see the contract above. Writer thread only. */
+__attribute__((warn_unused_result)) int store_commit(struct store *s, const struct store_batch *b,
+                                                     const char **reason);
+
+/* Records a signed head before anyone sees it: one synced transaction that adds (size, root)
+ * to the record of signed sizes and makes it the latest head. -EEXIST when that size was
+ * signed with another root (the log must not publish it), -EINVAL when head->size is beyond
+ * the committed size or the bytes exceed STORE_HEAD_MAX. Writer thread only. */
+__attribute__((warn_unused_result)) int store_head_put(struct store *s,
+                                                       const struct store_head *head,
+                                                       const char **reason);
+
+/* Queues index rows covering the tree up to `size` (recovery uses it to rebuild what lags).
+ * Waits while the queue is full. Writer thread only. */
+__attribute__((warn_unused_result)) int
+store_index_push(struct store *s, const struct store_row *dedup, size_t ndedup,
+                 const struct store_hash_row *hashes, size_t nhashes, uint64_t size,
+                 const char **reason);
+/* Waits until every queued row is committed to index.mdb. Returns 0 or the index error. */
+__attribute__((warn_unused_result)) int store_index_sync(struct store *s, const char **reason);
+/* The size up to which index.mdb holds every row (committed, synced). */
+uint64_t store_index_watermark(struct store *s);
+
+/* The committed state, as of the last commit (or open). Any thread. */
+void store_state_get(struct store *s, struct store_state *out);
+const char *store_dir(const struct store *s);
+
+/* ---- reads: any thread, each with its own reader --------------------------------------- */
+struct store_reader;
+__attribute__((warn_unused_result)) int store_reader_open(struct store *s,
+                                                          struct store_reader **out);
+void store_reader_close(struct store_reader *r);
+
+/* The latest signed head; its byte fields point into buf (cap bytes). -ENOENT when none. */
+__attribute__((warn_unused_result)) int store_head_get(struct store_reader *r,
+                                                       struct store_head *out, uint8_t *buf,
+                                                       size_t cap);
+/* The root and first timestamp signed for `size`; -ENOENT when that size was never signed. */
+__attribute__((warn_unused_result)) int store_signed_get(struct store_reader *r, uint64_t size,
+                                                         uint8_t root[STORE_HASH_LEN],
+                                                         uint64_t *timestamp);
+/* Calls fn for every signed size in increasing order; stops at fn's first non-zero return. */
+__attribute__((warn_unused_result)) int
+store_signed_each(struct store_reader *r,
+                  int (*fn)(void *ctx, uint64_t size, const uint8_t root[STORE_HASH_LEN],
+                            uint64_t timestamp),
+                  void *ctx);
+/* Dedup value for key into value (STORE_VALUE_MAX bytes); returns its length or -ENOENT. */
+__attribute__((warn_unused_result)) int store_dedup_get(struct store_reader *r,
+                                                        const uint8_t key[STORE_KEY_LEN],
+                                                        uint8_t *value);
+__attribute__((warn_unused_result)) int store_hash_get(struct store_reader *r,
+                                                       const uint8_t hash[STORE_HASH_LEN],
+                                                       uint64_t *index);
+/* Issuer DER into buf; returns its length, -ENOENT, or -ENOSPC when cap is too small. */
+__attribute__((warn_unused_result)) int store_issuer_get(struct store_reader *r,
+                                                         const uint8_t fp[STORE_KEY_LEN],
+                                                         uint8_t *buf, size_t cap);
+
+/* A whole file into buf; returns its length, -ENOENT, or -EFBIG when it exceeds cap. */
+__attribute__((warn_unused_result)) ssize_t store_file_read(struct store *s, const char *path,
+                                                            uint8_t *buf, size_t cap);
+/* An fd for zero-copy serving (sendfile); the caller closes it. Returns the fd or -errno. */
+__attribute__((warn_unused_result)) int store_file_open(struct store *s, const char *path,
+                                                        uint64_t *len);
+
+/* ---- operations ------------------------------------------------------------------------- */
+struct store_usage {
+	uint64_t tile_bytes, tile_files;             /* allocated bytes under tile/ */
+	uint64_t state_bytes, index_bytes;           /* the .mdb files, allocated */
+	uint64_t dedup_bytes, hash_bytes;            /* pages of each index table */
+	uint64_t dedup_rows, hash_rows, signed_rows, issuer_rows;
+};
+__attribute__((warn_unused_result)) int store_usage_get(struct store *s, struct store_usage *u);
+
+/* Test hook (fault injection, SQLite style): the nth io_uring completion from now (1 = the
+ * next) reports `res` instead of its result: -EIO for an I/O error, -EAGAIN to be retried, or
+ * a positive byte count for a short write. 0 disarms it. Process-wide. */
+void store_fault_inject(unsigned nth, int res);
+
+#endif

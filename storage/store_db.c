@@ -1,0 +1,331 @@
+/* storage/store_db.c: the two LMDB environments, their records and the error translation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/store_int.h"
+
+#define GiB (1024ull * 1024 * 1024)
+#define DEFAULT_STATE_MAP (64 * GiB)
+#define DEFAULT_INDEX_MAP (1024 * GiB)
+#define STATE_REC_LEN     48 /* size, root, timestamp */
+#define HEAD_FIXED_LEN    56 /* size, root, timestamp, sth_len, checkpoint_len */
+#define FORMAT_VERSION    1
+
+int
+sdb_err(int rc, const char *what, const char **reason)
+{
+	const char *r;
+	int e;
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_MAP_FULL:
+		r = "LMDB map full: raise the map size (store_opts) and restart", e = -ENOSPC;
+		break;
+	case MDB_NOTFOUND:
+		r = "not found", e = -ENOENT;
+		break;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		r = "LMDB file is corrupted or not an LMDB file", e = -EBADMSG;
+		break;
+	case MDB_READERS_FULL:
+		r = "too many LMDB readers", e = -EAGAIN;
+		break;
+	case MDB_KEYEXIST:
+		r = "key exists", e = -EEXIST;
+		break;
+	case ENOSPC:
+		r = "disk full while committing LMDB", e = -ENOSPC;
+		break;
+	default:
+		r = rc > 0 && rc < 4096 ? "LMDB I/O error" : "LMDB error", e = rc > 0 && rc < 4096 ? -rc : -EIO;
+		break;
+	}
+	(void)what;
+	if (reason)
+		*reason = r;
+	return e;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int
+env_open(MDB_env **env, const char *path, uint64_t map, unsigned dbs, bool ro, const char **reason)
+{
+	int rc = mdb_env_create(env);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(*env, map);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(*env, dbs);
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(*env, 1024);
+	if (rc == 0)
+		rc = mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0644);
+	if (rc != 0) {
+		mdb_env_close(*env);
+		*env = NULL;
+		if (rc == ENOENT) {
+			if (reason)
+				*reason = "missing LMDB file (not a Birch log directory?)";
+			return -ENOENT;
+		}
+		return sdb_err(rc, path, reason);
+	}
+	return 0;
+}
+
+static int
+dbi_open(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *out)
+{
+	return mdb_dbi_open(txn, name, flags, out);
+}
+
+int
+sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, const char **reason)
+{
+	memset(db, 0, sizeof *db);
+	char path[4096];
+	bool ro = o->read_only;
+	snprintf(path, sizeof path, "%s/state.mdb", dir);
+	int rc = env_open(&db->state_env, path, o->state_map_bytes ? o->state_map_bytes : DEFAULT_STATE_MAP,
+	                  4, ro, reason);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof path, "%s/index.mdb", dir);
+	rc = env_open(&db->index_env, path, o->index_map_bytes ? o->index_map_bytes : DEFAULT_INDEX_MAP,
+	              4, ro, reason);
+	if (rc < 0)
+		goto fail;
+
+	unsigned create = ro ? 0 : MDB_CREATE;
+	MDB_txn *txn;
+	rc = mdb_txn_begin(db->state_env, NULL, ro ? MDB_RDONLY : 0, &txn);
+	if (rc == 0)
+		rc = dbi_open(txn, "meta", create, &db->meta);
+	if (rc == 0)
+		rc = dbi_open(txn, "signed", create, &db->sig);
+	if (rc == 0)
+		rc = dbi_open(txn, "issuers", create, &db->issuers);
+	if (rc == 0 && !ro) {
+		/* Stamp the format once, so a later incompatible layout is refused by name. */
+		uint8_t v[4] = {0, 0, 0, FORMAT_VERSION};
+		MDB_val k = {6, "format"}, d = {4, v};
+		rc = mdb_put(txn, db->meta, &k, &d, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	if (rc == 0) {
+		MDB_val k = {6, "format"}, d;
+		int g = mdb_get(txn, db->meta, &k, &d);
+		if (g == 0 && (d.mv_size != 4 || ((uint8_t *)d.mv_data)[3] != FORMAT_VERSION)) {
+			mdb_txn_abort(txn);
+			if (reason)
+				*reason = "state.mdb has an unknown format version";
+			rc = -EPROTO;
+			goto fail;
+		}
+	}
+	rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+	if (rc != 0) {
+		rc = sdb_err(rc, "state.mdb", reason);
+		goto fail;
+	}
+	rc = mdb_txn_begin(db->index_env, NULL, ro ? MDB_RDONLY : 0, &txn);
+	if (rc == 0)
+		rc = dbi_open(txn, "meta", create, &db->imeta);
+	if (rc == 0)
+		rc = dbi_open(txn, "dedup", create, &db->dedup);
+	if (rc == 0)
+		rc = dbi_open(txn, "hash", create, &db->hashes);
+	rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+	if (rc != 0) {
+		rc = sdb_err(rc, "index.mdb", reason);
+		goto fail;
+	}
+	return 0;
+fail:
+	sdb_close(db);
+	return rc;
+}
+
+void
+sdb_close(struct sdb *db)
+{
+	if (db->index_env)
+		mdb_env_close(db->index_env);
+	if (db->state_env)
+		mdb_env_close(db->state_env);
+	db->index_env = db->state_env = NULL;
+}
+
+int
+sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark, const char **reason)
+{
+	memset(st, 0, sizeof *st);
+	*watermark = 0;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(db->state_env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "state.mdb", reason);
+	MDB_val k = {5, "state"}, d;
+	rc = mdb_get(txn, db->meta, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size != STATE_REC_LEN) {
+			mdb_txn_abort(txn);
+			if (reason)
+				*reason = "state.mdb: the state record has the wrong length";
+			return -EBADMSG;
+		}
+		const uint8_t *p = d.mv_data;
+		st->size = get_be64(p);
+		memcpy(st->root, p + 8, STORE_HASH_LEN);
+		st->timestamp = get_be64(p + 40);
+	}
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_err(rc, "state.mdb", reason);
+
+	rc = mdb_txn_begin(db->index_env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "index.mdb", reason);
+	MDB_val wk = {9, "watermark"};
+	rc = mdb_get(txn, db->imeta, &wk, &d);
+	if (rc == 0 && d.mv_size == 8)
+		*watermark = get_be64(d.mv_data);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_err(rc, "index.mdb", reason);
+	return 0;
+}
+
+int
+sdb_commit_state(struct sdb *db, const struct store_batch *b, const char **reason)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(db->state_env, NULL, 0, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "state.mdb", reason);
+	uint8_t rec[STATE_REC_LEN];
+	put_be64(rec, b->state.size);
+	memcpy(rec + 8, b->state.root, STORE_HASH_LEN);
+	put_be64(rec + 40, b->state.timestamp);
+	MDB_val k = {5, "state"}, d = {sizeof rec, rec};
+	rc = mdb_put(txn, db->meta, &k, &d, 0);
+	for (size_t i = 0; rc == 0 && i < b->nissuers; i++) {
+		MDB_val ik = {STORE_KEY_LEN, (void *)b->issuers[i].fingerprint};
+		MDB_val id = {b->issuers[i].len, (void *)b->issuers[i].der};
+		rc = mdb_put(txn, db->issuers, &ik, &id, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return sdb_err(rc, "state.mdb", reason);
+	}
+	rc = mdb_txn_commit(txn); /* synced: the environment has no NOSYNC flag */
+	return rc == 0 ? 0 : sdb_err(rc, "state.mdb", reason);
+}
+
+int
+sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(db->state_env, NULL, 0, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "state.mdb", reason);
+	uint8_t key[8];
+	put_be64(key, h->size);
+	MDB_val k = {8, key}, d;
+	rc = mdb_get(txn, db->sig, &k, &d);
+	if (rc == 0) {
+		if (d.mv_size < STORE_HASH_LEN || memcmp(d.mv_data, h->root, STORE_HASH_LEN) != 0) {
+			mdb_txn_abort(txn);
+			if (reason)
+				*reason = "refused: this size was already signed with a different root (fork)";
+			return -EEXIST;
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		uint8_t v[STORE_HASH_LEN + 8];
+		memcpy(v, h->root, STORE_HASH_LEN);
+		put_be64(v + STORE_HASH_LEN, h->timestamp);
+		d = (MDB_val){sizeof v, v};
+		rc = mdb_put(txn, db->sig, &k, &d, 0);
+	}
+	uint8_t *rec = NULL;
+	if (rc == 0) {
+		size_t len = HEAD_FIXED_LEN + h->sth_len + h->checkpoint_len;
+		MDB_val hk = {4, "head"}, hd = {len, NULL};
+		rc = mdb_put(txn, db->meta, &hk, &hd, MDB_RESERVE);
+		if (rc == 0) {
+			rec = hd.mv_data;
+			put_be64(rec, h->size);
+			memcpy(rec + 8, h->root, STORE_HASH_LEN);
+			put_be64(rec + 40, h->timestamp);
+			put_be64(rec + 48, (uint64_t)h->sth_len << 32 | h->checkpoint_len);
+			memcpy(rec + HEAD_FIXED_LEN, h->sth, h->sth_len);
+			memcpy(rec + HEAD_FIXED_LEN + h->sth_len, h->checkpoint, h->checkpoint_len);
+		}
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return sdb_err(rc, "state.mdb", reason);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == 0 ? 0 : sdb_err(rc, "state.mdb", reason);
+}
+
+int
+sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd, struct store_hash_row *hashes,
+              size_t nh, uint64_t watermark, const char **reason)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(db->index_env, NULL, 0, &txn);
+	if (rc != 0)
+		return sdb_err(rc, "index.mdb", reason);
+	/* The first row for a key wins: a later duplicate never moves an answer. */
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		MDB_val k = {STORE_KEY_LEN, dedup[i].key}, d = {dedup[i].len, dedup[i].value};
+		rc = mdb_put(txn, db->dedup, &k, &d, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < nh; i++) {
+		uint8_t v[8];
+		put_be64(v, hashes[i].index);
+		MDB_val k = {STORE_HASH_LEN, hashes[i].hash}, d = {8, v};
+		rc = mdb_put(txn, db->hashes, &k, &d, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	if (rc == 0) {
+		uint8_t v[8];
+		put_be64(v, watermark);
+		MDB_val k = {9, "watermark"}, d = {8, v};
+		rc = mdb_put(txn, db->imeta, &k, &d, 0);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return sdb_err(rc, "index.mdb", reason);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == 0 ? 0 : sdb_err(rc, "index.mdb", reason);
+}

@@ -1,0 +1,102 @@
+/* storage/store_int.h: internals shared by the storage sources; not a public header. */
+#ifndef BIRCH_STORAGE_STORE_INT_H
+#define BIRCH_STORAGE_STORE_INT_H
+
+#include <liburing.h>
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "storage/store.h"
+
+/* ---- io_uring: one ring per writing thread (store_io.c) ----------------------------------- */
+#define SIO_DEPTH 64
+
+struct sio {
+	struct io_uring ring;
+	bool ready;
+};
+
+/* One file's bytes to write at offset 0. `done` counts what the kernel has taken so far. */
+struct sio_job {
+	int fd;
+	const uint8_t *data;
+	size_t len;
+	size_t done;
+};
+
+int sio_init(struct sio *io);
+void sio_free(struct sio *io);
+/* Writes every job whole: tagged requests (user_data = job index), completions reaped in
+ * batches, short writes continued, -EAGAIN resubmitted. Returns 0 or the first error. */
+int sio_write_all(struct sio *io, struct sio_job *jobs, size_t n, const char **reason);
+/* fdatasync on every fd at once (one request each, reaped together). A failure is final:
+ * never retried (the page cache cannot be trusted after it). */
+int sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason);
+
+/* ---- LMDB (store_db.c) -------------------------------------------------------------------- */
+/* The one place LMDB's codes become errnos and reasons. */
+int sdb_err(int rc, const char *what, const char **reason);
+
+struct sdb {
+	MDB_env *state_env, *index_env;
+	MDB_dbi meta, sig, issuers;     /* in state.mdb */
+	MDB_dbi imeta, dedup, hashes;   /* in index.mdb */
+};
+
+int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, const char **reason);
+void sdb_close(struct sdb *db);
+int sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark,
+                   const char **reason);
+/* One synced transaction: the new state and issuers. */
+int sdb_commit_state(struct sdb *db, const struct store_batch *b, const char **reason);
+int sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason);
+/* One synced transaction of index rows and the new watermark. */
+int sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd,
+                  struct store_hash_row *hashes, size_t nh, uint64_t watermark,
+                  const char **reason);
+
+/* ---- the store (store.c) ------------------------------------------------------------------ */
+struct store_queue {
+	struct store_row *dedup;
+	struct store_hash_row *hashes;
+	size_t nd, nh;
+	uint64_t size; /* the watermark these rows complete */
+	bool has_size;
+};
+
+struct store {
+	char *dir;
+	int dirfd;
+	struct store_opts opts;
+	struct sdb db;
+	struct sio io;
+	struct store_state state; /* guarded by state_lock for readers on other threads */
+	pthread_mutex_t state_lock;
+	const char *failed; /* first write failure; writes refuse after it */
+	int failed_rc;
+
+	/* index thread */
+	pthread_t index_thread;
+	bool index_running;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;  /* rows queued, or stop */
+	pthread_cond_t qdone;  /* a queue was committed, or failed */
+	struct store_queue q, work;
+	size_t qcap;
+	bool qbusy, stop;
+	uint64_t watermark;
+	int index_rc;
+	const char *index_reason;
+
+	/* commit scratch, grown to the largest batch and reused */
+	struct sio_job *jobs;
+	int *fds;
+	size_t jobs_cap, fds_cap;
+};
+
+struct store_reader {
+	struct store *s;
+	MDB_txn *st, *ix; /* reset between calls */
+};
+
+#endif
