@@ -76,7 +76,7 @@ store_open(struct store **out, const char *dir, const struct store_opts *o, cons
 			goto fail;
 		}
 	}
-	rc = sdb_open(&s->db, dir, o, &why);
+	rc = sdb_open(&s->db, dir, o, s->format, &why);
 	if (rc < 0)
 		goto fail;
 	rc = sdb_state_read(&s->db, &s->state, &s->watermark, &why);
@@ -153,6 +153,12 @@ const char *
 store_dir(const struct store *s)
 {
 	return s->dir;
+}
+
+const char *
+store_format(const struct store *s)
+{
+	return s->format;
 }
 
 void

@@ -56,6 +56,9 @@ struct store_opts {
 	                              0: 262144 */
 	bool read_only;            /* no writer, no index thread (info, fsck while serving) */
 	bool create;               /* create the directory layout when it is missing */
+	const char *format;        /* the entry format label (<= 31 bytes): recorded when the
+	                              log is created, refused (-EPROTO) when it differs later;
+	                              NULL accepts whatever the log holds */
 };
 
 struct store_state {
@@ -147,6 +150,8 @@ uint64_t store_index_watermark(struct store *s);
 /* The committed state, as of the last commit (or open). Any thread. */
 void store_state_get(struct store *s, struct store_state *out);
 const char *store_dir(const struct store *s);
+/* The entry format label recorded at creation ("" for none). */
+const char *store_format(const struct store *s);
 
 /* ---- reads: any thread, each with its own reader --------------------------------------- */
 struct store_reader;

@@ -100,7 +100,8 @@ dbi_open(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *out)
 }
 
 int
-sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, const char **reason)
+sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char format[32],
+         const char **reason)
 {
 	memset(db, 0, sizeof *db);
 	char path[4096];
@@ -140,6 +141,27 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, const char
 			mdb_txn_abort(txn);
 			if (reason)
 				*reason = "state.mdb has an unknown format version";
+			rc = -EPROTO;
+			goto fail;
+		}
+	}
+	if (rc == 0 && o->format && !ro) {
+		MDB_val k = {12, "entry_format"}, d = {strlen(o->format), (void *)o->format};
+		rc = d.mv_size < 32 ? mdb_put(txn, db->meta, &k, &d, MDB_NOOVERWRITE) : EINVAL;
+		if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	format[0] = 0;
+	if (rc == 0) {
+		MDB_val k = {12, "entry_format"}, d;
+		if (mdb_get(txn, db->meta, &k, &d) == 0 && d.mv_size < 32) {
+			memcpy(format, d.mv_data, d.mv_size);
+			format[d.mv_size] = 0;
+		}
+		if (o->format && strcmp(format, o->format) != 0) {
+			mdb_txn_abort(txn);
+			if (reason)
+				*reason = "the log holds entries of another format";
 			rc = -EPROTO;
 			goto fail;
 		}

@@ -43,7 +43,8 @@ struct sdb {
 	MDB_dbi imeta, dedup, hashes;   /* in index.mdb */
 };
 
-int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, const char **reason);
+int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char format[32],
+             const char **reason);
 void sdb_close(struct sdb *db);
 int sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark,
                    const char **reason);
@@ -66,6 +67,7 @@ struct store_queue {
 
 struct store {
 	char *dir;
+	char format[32];
 	int dirfd;
 	struct store_opts opts;
 	struct sdb db;

@@ -1,0 +1,837 @@
+/* engine/tlog.c: batches to tiles, the durable append, recovery on open, reads. fsck is in
+ * tlog_fsck.c. */
+#include "engine/tlog.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "engine/hex.h"
+#include "engine/tlog_int.h"
+
+/* ---- the plain codec ------------------------------------------------------------------------ */
+
+static long
+plain_len(const uint8_t *p, size_t n)
+{
+	if (n < 3)
+		return -EBADMSG;
+	size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+	if (len == 0 || len > n - 3)
+		return -EBADMSG;
+	return (long)(len + 3);
+}
+
+static void
+plain_leaf(const uint8_t *entry, size_t len, merkle_hash_t out)
+{
+	merkle_leaf_hash(out, entry, len);
+}
+
+static int
+plain_dedup(const uint8_t *entry, size_t len, uint64_t index, struct store_row *out)
+{
+	SHA256(entry, len, out->key);
+	out->len = 8;
+	for (int i = 7; i >= 0; i--, index >>= 8)
+		out->value[i] = (uint8_t)index;
+	return 0;
+}
+
+const struct tlog_codec tlog_codec_plain = {"plain", plain_len, plain_leaf, plain_dedup};
+
+long
+tlog_plain_encode(uint8_t *out, size_t cap, const uint8_t *data, size_t len)
+{
+	if (len == 0 || len > 0xffffff || len + 3 > cap)
+		return -E2BIG;
+	out[0] = (uint8_t)(len >> 16), out[1] = (uint8_t)(len >> 8), out[2] = (uint8_t)len;
+	memcpy(out + 3, data, len);
+	return (long)(len + 3);
+}
+
+const struct tlog_codec *
+tlog_codec_find(const char *name)
+{
+	if (name && strcmp(name, tlog_codec_plain.name) == 0)
+		return &tlog_codec_plain;
+	return NULL;
+}
+
+/* ---- shared helpers (tlog_int.h) ------------------------------------------------------------- */
+
+int
+tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap,
+               size_t *len)
+{
+	char path[TILES_PATH_MAX];
+	if (tiles_path(path, sizeof path, id) < 0)
+		return -EINVAL;
+	uint64_t flen = 0;
+	int fd = store_file_open(st, path, &flen);
+	if (fd < 0)
+		return fd;
+	if (flen > TLOG_MAX_TILE_BYTES) {
+		close(fd);
+		return -EFBIG;
+	}
+	if (flen > *cap) {
+		uint8_t *nb = realloc(*buf, flen);
+		if (nb == NULL) {
+			close(fd);
+			return -ENOMEM;
+		}
+		*buf = nb;
+		*cap = flen;
+	}
+	size_t got = 0;
+	int rc = 0;
+	while (got < flen) {
+		ssize_t n = pread(fd, *buf + got, flen - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return rc;
+}
+
+/* Reads hash tiles for a tiles_source from storage. */
+static int
+source_read(void *ctx, const struct tiles_id *id, uint8_t *out)
+{
+	struct store *st = ctx;
+	char path[TILES_PATH_MAX];
+	if (tiles_path(path, sizeof path, id) < 0)
+		return -EINVAL;
+	ssize_t n = store_file_read(st, path, out, (size_t)id->width * MERKLE_HASH_LEN);
+	if (n < 0)
+		return n == -EFBIG ? -EBADMSG : (int)n;
+	return n == (ssize_t)id->width * MERKLE_HASH_LEN ? 0 : -EBADMSG;
+}
+
+void
+tlog_msg(char *msg, size_t cap, const char *fmt, ...)
+{
+	if (msg == NULL || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, cap, fmt, ap);
+	va_end(ap);
+}
+
+void
+tlog_tile_name(char path[TILES_PATH_MAX], const struct tiles_id *id)
+{
+	if (tiles_path(path, TILES_PATH_MAX, id) < 0)
+		strcpy(path, "?");
+}
+
+void
+tlog_hex(char out[65], const uint8_t h[32])
+{
+	hex_encode(out, h, 32);
+	out[64] = 0;
+}
+
+int
+tlog_split(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
+           const uint8_t **entry, size_t *len)
+{
+	size_t off = 0;
+	for (size_t i = 0; i < want; i++) {
+		long l = c->entry_len(p + off, n - off);
+		if (l <= 0)
+			return -EBADMSG;
+		entry[i] = p + off;
+		len[i] = (size_t)l;
+		off += (size_t)l;
+	}
+	return off == n ? 0 : -EBADMSG;
+}
+
+/* ---- open: recovery and the right edge -------------------------------------------------------- */
+
+static int
+grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+	if (want <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < want)
+		n *= 2;
+	void *q = realloc(*p, n * elem);
+	if (q == NULL)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* The frontier of the committed tree, from its tiles. */
+static int
+load_frontier(struct tlog *t, uint64_t n, char *msg, size_t ml)
+{
+	struct tiles_source ts;
+	tiles_source_init(&ts, n, source_read, t->st);
+	struct merkle_source src = tiles_source_view(&ts);
+	merkle_frontier_init(&t->f);
+	t->f.size = n;
+	for (unsigned l = 0; l < MERKLE_MAX_LEVELS; l++) {
+		if (!(n >> l & 1))
+			continue;
+		int rc = src.node(src.ctx, l, (n >> l) - 1, t->f.peak[l]);
+		if (rc < 0) {
+			tlog_msg(msg, ml, "cannot read the hash tiles of the committed tree (size %llu): %s",
+			         (unsigned long long)n,
+			         rc == -ENOENT ? "a tile is missing" : "a tile is unreadable or truncated");
+			return rc == -ENOENT ? -EBADMSG : rc;
+		}
+	}
+	return 0;
+}
+
+/* Leaf hashes of data tile k at width w against hash tile (0, k, w). */
+static int
+check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, size_t ml)
+{
+	struct tiles_id d = {k, (uint16_t)w, 0, true}, h = {k, (uint16_t)w, 0, false};
+	char path[TILES_PATH_MAX];
+	tlog_tile_name(path, &d);
+	size_t len = 0;
+	int rc = tlog_tile_read(t->st, &d, &t->rbuf, &t->rbuf_cap, &len);
+	if (rc < 0) {
+		tlog_msg(msg, ml, "%s: %s", path, rc == -ENOENT ? "missing" : "unreadable");
+		return -EBADMSG;
+	}
+	const uint8_t *ent[TILES_WIDTH];
+	size_t el[TILES_WIDTH];
+	if (tlog_split(t->codec, t->rbuf, len, w, ent, el) < 0) {
+		tlog_msg(msg, ml, "%s: does not hold exactly %u %s entries (truncated or corrupted)",
+		         path, w, t->codec->name);
+		return -EBADMSG;
+	}
+	merkle_hash_t hashes[TILES_WIDTH];
+	rc = source_read(t->st, &h, (uint8_t *)hashes);
+	if (rc < 0) {
+		tlog_tile_name(path, &h);
+		tlog_msg(msg, ml, "%s: missing or truncated", path);
+		return -EBADMSG;
+	}
+	for (unsigned i = 0; i < w; i++) {
+		merkle_hash_t lh;
+		t->codec->leaf_hash(ent[i], el[i], lh);
+		if (memcmp(lh, hashes[i], MERKLE_HASH_LEN) != 0) {
+			tlog_msg(msg, ml, "%s: entry %llu does not match its leaf hash in the hash tile",
+			         path, (unsigned long long)(k * TILES_WIDTH + i));
+			return -EBADMSG;
+		}
+	}
+	if (keep) {
+		if (grow((void **)&t->dedge, &t->dedge_cap, len, 1) < 0)
+			return -ENOMEM;
+		memcpy(t->dedge, t->rbuf, len);
+		t->dedge_len = len;
+	}
+	return 0;
+}
+
+static int
+load_edge(struct tlog *t, uint64_t n, char *msg, size_t ml)
+{
+	for (unsigned L = 0; L <= TILES_MAX_LEVEL; L++) {
+		uint64_t count = L * TILES_HEIGHT < 64 ? n >> (L * TILES_HEIGHT) : 0;
+		unsigned w = (unsigned)(count % TILES_WIDTH);
+		if (w == 0)
+			continue;
+		struct tiles_id id = {count / TILES_WIDTH, (uint16_t)w, (uint8_t)L, false};
+		int rc = source_read(t->st, &id, (uint8_t *)t->edge[L]);
+		if (rc < 0) {
+			char path[TILES_PATH_MAX];
+			tlog_tile_name(path, &id);
+			tlog_msg(msg, ml, "%s: missing or truncated", path);
+			return -EBADMSG;
+		}
+	}
+	t->dedge_len = 0;
+	if (n % TILES_WIDTH) {
+		int rc = check_data_tile(t, n / TILES_WIDTH, n % TILES_WIDTH, true, msg, ml);
+		if (rc < 0)
+			return rc;
+	}
+	/* The newest full data tile too: the one a crash during its commit would have hit. */
+	if (n >= TILES_WIDTH) {
+		uint64_t k = n / TILES_WIDTH - 1;
+		int rc = check_data_tile(t, k, TILES_WIDTH, false, msg, ml);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+check_heads(struct tlog *t, char *msg, size_t ml)
+{
+	struct store_reader *r;
+	int rc = store_reader_open(t->st, &r);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = malloc(STORE_HEAD_MAX + 64);
+	struct store_head h;
+	rc = buf ? store_head_get(r, &h, buf, STORE_HEAD_MAX + 64) : -ENOMEM;
+	merkle_hash_t root, want;
+	uint64_t ts;
+	char a[65], b[65];
+	if (rc == 0) {
+		struct tiles_source ts_;
+		tiles_source_init(&ts_, t->f.size, source_read, t->st);
+		struct merkle_source src = tiles_source_view(&ts_);
+		rc = merkle_range_root(&src, 0, h.size, root);
+		if (rc == 0 && memcmp(root, h.root, MERKLE_HASH_LEN) != 0) {
+			tlog_hex(a, h.root), tlog_hex(b, root);
+			tlog_msg(msg, ml,
+			         "the last signed head (size %llu) has root %s but the tiles give %s",
+			         (unsigned long long)h.size, a, b);
+			rc = -EBADMSG;
+		} else if (rc < 0) {
+			tlog_msg(msg, ml, "cannot recompute the root of the last signed head (size %llu)",
+			         (unsigned long long)h.size);
+			rc = -EBADMSG;
+		}
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	} else {
+		tlog_msg(msg, ml, "state.mdb: cannot read the last signed head");
+	}
+	if (rc == 0 && t->f.size > 0 && store_signed_get(r, t->f.size, want, &ts) == 0) {
+		merkle_frontier_root(&t->f, root);
+		if (memcmp(root, want, MERKLE_HASH_LEN) != 0) {
+			tlog_hex(a, want), tlog_hex(b, root);
+			tlog_msg(msg, ml, "size %llu was signed with root %s but the tiles give %s",
+			         (unsigned long long)t->f.size, a, b);
+			rc = -EBADMSG;
+		}
+	}
+	free(buf);
+	store_reader_close(r);
+	return rc;
+}
+
+/* Index rows between the watermark and the committed size, from the data tiles. */
+static int
+rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
+{
+	for (uint64_t k = from / TILES_WIDTH; k * TILES_WIDTH < n; k++) {
+		unsigned w = tiles_width(n, 0, k);
+		struct tiles_id d = {k, (uint16_t)w, 0, true};
+		size_t len = 0;
+		char path[TILES_PATH_MAX];
+		tlog_tile_name(path, &d);
+		int rc = tlog_tile_read(t->st, &d, &t->rbuf, &t->rbuf_cap, &len);
+		const uint8_t *ent[TILES_WIDTH];
+		size_t el[TILES_WIDTH];
+		if (rc == 0)
+			rc = tlog_split(t->codec, t->rbuf, len, w, ent, el);
+		if (rc < 0) {
+			tlog_msg(msg, ml, "rebuilding the index: %s is missing or corrupted", path);
+			return -EBADMSG;
+		}
+		size_t nd = 0, nh = 0;
+		for (unsigned i = 0; i < w; i++) {
+			uint64_t idx = k * TILES_WIDTH + i;
+			if (idx < from)
+				continue;
+			t->codec->leaf_hash(ent[i], el[i], t->hrows[nh].hash);
+			t->hrows[nh++].index = idx;
+			if (t->codec->dedup_row && t->codec->dedup_row(ent[i], el[i], idx, &t->drows[nd]) == 0)
+				nd++;
+		}
+		const char *why = NULL;
+		uint64_t upto = k * TILES_WIDTH + w;
+		rc = store_index_push(t->st, t->drows, nd, t->hrows, nh, upto, &why);
+		if (rc < 0) {
+			tlog_msg(msg, ml, "rebuilding the index: %s", why ? why : "failed");
+			return rc;
+		}
+	}
+	const char *why = NULL;
+	int rc = store_index_sync(t->st, &why);
+	if (rc < 0)
+		tlog_msg(msg, ml, "rebuilding the index: %s", why ? why : "failed");
+	return rc;
+}
+
+static int
+alloc_batch(struct tlog *t)
+{
+	size_t m = t->max_batch;
+	t->leaves = calloc(m, sizeof *t->leaves);
+	t->drows = calloc(m > TILES_WIDTH ? m : TILES_WIDTH, sizeof *t->drows);
+	t->hrows = calloc(m > TILES_WIDTH ? m : TILES_WIDTH, sizeof *t->hrows);
+	t->built_cap = m / TILES_WIDTH * 2 + 4 * (TILES_MAX_LEVEL + 2);
+	t->built = calloc(t->built_cap, sizeof *t->built);
+	t->files = calloc(t->built_cap, sizeof *t->files);
+	t->rmdirs = calloc(t->built_cap, sizeof *t->rmdirs);
+	if (!t->leaves || !t->drows || !t->hrows || !t->built || !t->files || !t->rmdirs)
+		return -ENOMEM;
+	return merkle_append_scratch_init(&t->scratch, m);
+}
+
+int
+tlog_open(struct tlog **out, const char *dir, const struct tlog_codec *codec,
+          const struct tlog_opts *o, char *msg, size_t ml)
+{
+	static const struct tlog_opts defaults;
+	*out = NULL;
+	if (o == NULL)
+		o = &defaults;
+	struct tlog *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return -ENOMEM;
+	t->codec = codec;
+	t->opts = *o;
+	t->max_batch = o->max_batch ? o->max_batch : 4096;
+	struct store_opts so = o->store;
+	so.format = codec->name;
+	const char *why = NULL;
+	int rc = store_open(&t->st, dir, &so, &why);
+	if (rc < 0) {
+		tlog_msg(msg, ml, "%s: %s", dir, why ? why : "cannot open");
+		goto fail;
+	}
+	rc = alloc_batch(t);
+	if (rc < 0) {
+		tlog_msg(msg, ml, "out of memory");
+		goto fail;
+	}
+	struct store_state st;
+	store_state_get(t->st, &st);
+	merkle_frontier_init(&t->f);
+	if (st.size > 0) {
+		rc = load_frontier(t, st.size, msg, ml);
+		if (rc < 0)
+			goto fail;
+		merkle_hash_t root;
+		merkle_frontier_root(&t->f, root);
+		if (memcmp(root, st.root, MERKLE_HASH_LEN) != 0) {
+			char a[65], b[65];
+			tlog_hex(a, st.root), tlog_hex(b, root);
+			tlog_msg(msg, ml,
+			         "state.mdb commits size %llu with root %s but the tiles give %s",
+			         (unsigned long long)st.size, a, b);
+			rc = -EBADMSG;
+			goto fail;
+		}
+		rc = load_edge(t, st.size, msg, ml);
+		if (rc < 0)
+			goto fail;
+	}
+	t->timestamp = st.timestamp;
+	rc = check_heads(t, msg, ml);
+	if (rc < 0)
+		goto fail;
+	if (!o->store.read_only && store_index_watermark(t->st) < st.size) {
+		rc = rebuild_index(t, store_index_watermark(t->st), st.size, msg, ml);
+		if (rc < 0)
+			goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tlog_close(t);
+	return rc;
+}
+
+void
+tlog_close(struct tlog *t)
+{
+	if (t == NULL)
+		return;
+	store_close(t->st);
+	merkle_append_scratch_free(&t->scratch);
+	free(t->leaves);
+	free(t->drows);
+	free(t->hrows);
+	free(t->built);
+	free(t->files);
+	free(t->rmdirs);
+	free(t->arena);
+	free(t->dedge);
+	free(t->rbuf);
+	free(t);
+}
+
+uint64_t
+tlog_size(const struct tlog *t)
+{
+	return t->f.size;
+}
+
+void
+tlog_root(const struct tlog *t, merkle_hash_t out)
+{
+	merkle_frontier_root(&t->f, out);
+}
+
+struct store *
+tlog_store(struct tlog *t)
+{
+	return t->st;
+}
+
+/* ---- append ------------------------------------------------------------------------------------ */
+
+/* Node j of Merkle level l after the append: the old right edge or the new spans. */
+static const uint8_t *
+level_node(const struct tlog *t, unsigned L, uint64_t j, uint64_t old_count)
+{
+	if (j < old_count)
+		return t->edge[L][j % TILES_WIDTH];
+	const struct merkle_level_span *sp = &t->scratch.level[L * TILES_HEIGHT];
+	return sp->hash[j - sp->first];
+}
+
+static int
+build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t new)
+{
+	/* Room: the batch's bytes, the old partial data tile, one hash tile per listed id. */
+	size_t need = t->dedge_len;
+	for (size_t i = 0; i < b->n; i++)
+		need += b->len[i];
+	need += t->built_cap * TILES_WIDTH * MERKLE_HASH_LEN;
+	if (grow((void **)&t->arena, &t->arena_cap, need, 1) < 0)
+		return -ENOMEM;
+	size_t off = 0;
+	t->nbuilt = 0;
+	struct tiles_iter it;
+	struct tiles_id id;
+	tiles_grow_begin(&it, old, new, true);
+	while (tiles_grow_next(&it, &id)) {
+		if (t->nbuilt == t->built_cap)
+			return -E2BIG;
+		struct tlog_built *bt = &t->built[t->nbuilt++];
+		bt->id = id;
+		bt->off = off;
+		uint64_t first = id.index * TILES_WIDTH;
+		if (id.data) {
+			if (first < old) { /* the old partial data tile: [first, old) */
+				memcpy(t->arena + off, t->dedge, t->dedge_len);
+				off += t->dedge_len;
+			}
+			uint64_t from = first > old ? first : old;
+			for (uint64_t j = from; j < first + id.width; j++) {
+				memcpy(t->arena + off, b->entry[j - old], b->len[j - old]);
+				off += b->len[j - old];
+			}
+		} else {
+			unsigned l = id.level * TILES_HEIGHT;
+			uint64_t old_count = old >> l;
+			for (uint64_t j = first; j < first + id.width; j++) {
+				memcpy(t->arena + off, level_node(t, id.level, j, old_count), MERKLE_HASH_LEN);
+				off += MERKLE_HASH_LEN;
+			}
+		}
+		bt->len = off - bt->off;
+		if (tiles_path(bt->path, sizeof bt->path, &id) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Hash tiles for the before-commit check: this batch's from memory, older ones from disk. */
+static int
+built_read(void *ctx, const struct tiles_id *id, uint8_t *out)
+{
+	struct tlog *t = ctx;
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		const struct tlog_built *bt = &t->built[i];
+		if (!bt->id.data && bt->id.level == id->level && bt->id.index == id->index &&
+		    bt->id.width == id->width) {
+			memcpy(out, t->arena + bt->off, bt->len);
+			return 0;
+		}
+	}
+	return source_read(t->st, id, out);
+}
+
+/* Recomputes the new root from the tiles and every new leaf hash from the data tile bytes. */
+static int
+verify_built(struct tlog *t, const struct merkle_frontier *nf, uint64_t old, const char **why)
+{
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		const struct tlog_built *bt = &t->built[i];
+		if (!bt->id.data)
+			continue;
+		const uint8_t *ent[TILES_WIDTH];
+		size_t el[TILES_WIDTH];
+		if (tlog_split(t->codec, t->arena + bt->off, bt->len, bt->id.width, ent, el) < 0) {
+			*why = "an entry is not one well-formed entry of the log's format";
+			return -EINVAL;
+		}
+		uint64_t first = bt->id.index * TILES_WIDTH;
+		for (unsigned j = 0; j < bt->id.width; j++) {
+			if (first + j < old)
+				continue;
+			merkle_hash_t lh;
+			t->codec->leaf_hash(ent[j], el[j], lh);
+			if (memcmp(lh, t->cur_leaves[first + j - old], MERKLE_HASH_LEN) != 0) {
+				*why = "a leaf hash differs from its entry's bytes: batch refused";
+				return -EBADMSG;
+			}
+		}
+	}
+	struct tiles_source ts;
+	tiles_source_init(&ts, nf->size, built_read, t);
+	struct merkle_source src = tiles_source_view(&ts);
+	merkle_hash_t a, b;
+	int rc = merkle_range_root(&src, 0, nf->size, a);
+	if (rc < 0) {
+		*why = "cannot recompute the new root from the tiles";
+		return -EBADMSG;
+	}
+	merkle_frontier_root(nf, b);
+	if (memcmp(a, b, MERKLE_HASH_LEN) != 0) {
+		*why = "the root recomputed from the tiles differs from the tree: batch refused";
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void
+update_edge(struct tlog *t)
+{
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		const struct tlog_built *bt = &t->built[i];
+		if (bt->id.width == TILES_WIDTH) {
+			if (bt->id.data)
+				t->dedge_len = 0;
+			continue;
+		}
+		if (bt->id.data) {
+			/* dedge has room: it held the old partial, and grow() keeps it large enough */
+			if (grow((void **)&t->dedge, &t->dedge_cap, bt->len, 1) == 0) {
+				memcpy(t->dedge, t->arena + bt->off, bt->len);
+				t->dedge_len = bt->len;
+			}
+		} else {
+			memcpy(t->edge[bt->id.level], t->arena + bt->off, bt->len);
+		}
+	}
+}
+
+int
+tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
+{
+	const char *why = NULL;
+	int rc;
+	if (b->n == 0)
+		return 0;
+	if (b->n > t->max_batch) {
+		if (reason)
+			*reason = "batch larger than max_batch";
+		return -E2BIG;
+	}
+	uint64_t old = t->f.size;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->len[i] == 0 || t->codec->entry_len(b->entry[i], b->len[i]) != (long)b->len[i]) {
+			if (reason)
+				*reason = "an entry is not one well-formed entry of the log's format";
+			return -EINVAL;
+		}
+	}
+	/* Data tiles must stay readable in one piece. */
+	if (grow((void **)&t->dedge, &t->dedge_cap, t->dedge_len + 1, 1) < 0)
+		return -ENOMEM;
+	const merkle_hash_t *leaves = b->leaf;
+	if (leaves == NULL) {
+		for (size_t i = 0; i < b->n; i++)
+			t->codec->leaf_hash(b->entry[i], b->len[i], t->leaves[i]);
+		leaves = (const merkle_hash_t *)t->leaves;
+	}
+	t->cur_leaves = leaves;
+	struct merkle_frontier nf = t->f;
+	rc = merkle_append(&nf, &t->scratch, leaves, b->n);
+	if (rc < 0) {
+		if (reason)
+			*reason = "the tree cannot take this batch";
+		return rc;
+	}
+	rc = build_tiles(t, b, old, nf.size);
+	if (rc < 0) {
+		if (reason)
+			*reason = "cannot build the batch's tiles";
+		return rc;
+	}
+	if (!t->opts.no_verify) {
+		rc = verify_built(t, &nf, old, &why);
+		if (rc < 0) {
+			if (reason)
+				*reason = why;
+			return rc;
+		}
+	}
+	size_t nd = 0, nrm = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		uint64_t idx = old + i;
+		memcpy(t->hrows[i].hash, leaves[i], MERKLE_HASH_LEN);
+		t->hrows[i].index = idx;
+		if (t->codec->dedup_row && t->codec->dedup_row(b->entry[i], b->len[i], idx, &t->drows[nd]) == 0)
+			nd++;
+	}
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		struct tlog_built *bt = &t->built[i];
+		t->files[i] = (struct store_file){bt->path, t->arena + bt->off, bt->len};
+		if (bt->id.width == TILES_WIDTH) {
+			/* Its partial tiles go once the full tile is durable. */
+			snprintf(bt->pdir, sizeof bt->pdir, "%s.p", bt->path);
+			t->rmdirs[nrm++] = bt->pdir;
+		}
+	}
+	struct store_batch sb = {
+	        .files = t->files,
+	        .nfiles = t->nbuilt,
+	        .remove_dirs = t->rmdirs,
+	        .nremove_dirs = nrm,
+	        .issuers = b->issuers,
+	        .nissuers = b->nissuers,
+	        .dedup = t->drows,
+	        .ndedup = nd,
+	        .hashes = t->hrows,
+	        .nhashes = b->n,
+	};
+	sb.state.size = nf.size;
+	merkle_frontier_root(&nf, sb.state.root);
+	sb.state.timestamp = b->timestamp;
+	rc = store_commit(t->st, &sb, &why);
+	if (rc < 0) {
+		if (reason)
+			*reason = why;
+		return rc;
+	}
+	t->f = nf;
+	t->timestamp = b->timestamp;
+	update_edge(t);
+	return 0;
+}
+
+int
+tlog_head_put(struct tlog *t, const struct store_head *h, const char **reason)
+{
+	if (h->size > t->f.size) {
+		if (reason)
+			*reason = "signed head is beyond the committed size";
+		return -EINVAL;
+	}
+	merkle_hash_t root;
+	if (h->size == t->f.size) {
+		merkle_frontier_root(&t->f, root);
+	} else {
+		struct tiles_source ts;
+		tiles_source_init(&ts, t->f.size, source_read, t->st);
+		struct merkle_source src = tiles_source_view(&ts);
+		if (merkle_range_root(&src, 0, h->size, root) < 0) {
+			if (reason)
+				*reason = "cannot recompute the root at the head's size";
+			return -EIO;
+		}
+	}
+	if (memcmp(root, h->root, MERKLE_HASH_LEN) != 0) {
+		if (reason)
+			*reason = "the head's root is not the tree's root at that size";
+		return -EBADMSG;
+	}
+	return store_head_put(t->st, h, reason);
+}
+
+/* ---- reads --------------------------------------------------------------------------------------- */
+
+int
+tlog_reader_open(struct tlog *t, struct tlog_reader **out)
+{
+	struct tlog_reader *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return -ENOMEM;
+	r->t = t;
+	int rc = store_reader_open(t->st, &r->sr);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void
+tlog_reader_close(struct tlog_reader *r)
+{
+	if (r == NULL)
+		return;
+	store_reader_close(r->sr);
+	free(r->buf);
+	free(r);
+}
+
+struct store_reader *
+tlog_reader_store(struct tlog_reader *r)
+{
+	return r->sr;
+}
+
+struct merkle_source
+tlog_reader_source(struct tlog_reader *r, uint64_t size)
+{
+	/* The tiles of the committed tree serve every smaller tree too: a complete subtree never
+	 * changes, and partial tiles exist only at committed sizes. */
+	struct store_state st;
+	store_state_get(r->t->st, &st);
+	tiles_source_init(&r->ts, st.size > size ? st.size : size, source_read, r->t->st);
+	return tiles_source_view(&r->ts);
+}
+
+int
+tlog_entries(struct tlog_reader *r, uint64_t start, uint64_t end,
+             int (*fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len), void *ctx)
+{
+	struct store_state st;
+	store_state_get(r->t->st, &st);
+	if (start > end || end > st.size)
+		return -EINVAL;
+	for (uint64_t k = start / TILES_WIDTH; k * TILES_WIDTH < end; k++) {
+		unsigned w = tiles_width(st.size, 0, k);
+		struct tiles_id d = {k, (uint16_t)w, 0, true};
+		size_t len = 0;
+		int rc = tlog_tile_read(r->t->st, &d, &r->buf, &r->cap, &len);
+		if (rc == -ENOENT && w < TILES_WIDTH) { /* grown since: the full tile has the prefix */
+			d.width = TILES_WIDTH;
+			rc = tlog_tile_read(r->t->st, &d, &r->buf, &r->cap, &len);
+		}
+		if (rc < 0)
+			return rc;
+		const uint8_t *p = r->buf;
+		size_t off = 0;
+		for (unsigned i = 0; i < w; i++) {
+			long l = r->t->codec->entry_len(p + off, len - off);
+			if (l <= 0)
+				return -EBADMSG;
+			uint64_t idx = k * TILES_WIDTH + i;
+			if (idx >= start && idx < end) {
+				rc = fn(ctx, idx, p + off, (size_t)l);
+				if (rc != 0)
+					return rc;
+			}
+			off += (size_t)l;
+		}
+	}
+	return 0;
+}
