@@ -117,14 +117,16 @@ appends_match_an_in_memory_tree_across_reopen(void)
 		merkle_hash_t a, b;
 		tlog_root(t, a);
 		merkle_frontier_root(&mt.frontier, b);
-		CHECK(tlog_size(t) == mt.frontier.size && memcmp(a, b, 32) == 0, "root after reopen");
+		CHECK(tlog_size(t) == mt.frontier.size && memcmp(a, b, 32) == 0,
+		      "root after reopen");
 	}
 	uint64_t n = tlog_size(t);
 	/* Entries, proofs and the hash index from the tiles. */
 	struct tlog_reader *r;
 	CHECK(tlog_reader_open(t, &r) == 0, "reader");
 	unsigned bad = 0;
-	CHECK(tlog_entries(r, 0, n, check_entry, &bad) == 0 && bad == 0, "every entry (%u bad)", bad);
+	CHECK(tlog_entries(r, 0, n, check_entry, &bad) == 0 && bad == 0, "every entry (%u bad)",
+	      bad);
 	CHECK(tlog_entries(r, 250, 777, check_entry, &bad) == 0 && bad == 0, "a range");
 	CHECK(tlog_entries(r, 0, n + 1, check_entry, &bad) == -EINVAL, "beyond the tree");
 	const char *why = NULL;
@@ -138,8 +140,9 @@ appends_match_an_in_memory_tree_across_reopen(void)
 		CHECK(merkle_range_root(&ref, 0, size, root) == 0, "reference root");
 		leaf_of(idx, leaf);
 		int rc = merkle_inclusion_proof(&src, idx, size, proof, &len);
-		CHECK(rc == 0 && merkle_verify_inclusion(idx, size, leaf, (const merkle_hash_t *)proof, len,
-		                                         root, NULL) == 0,
+		CHECK(rc == 0 &&
+		              merkle_verify_inclusion(idx, size, leaf, (const merkle_hash_t *)proof,
+		                                      len, root, NULL) == 0,
 		      "inclusion %llu in %llu", (unsigned long long)idx, (unsigned long long)size);
 		uint64_t got = 0;
 		CHECK(store_hash_get(tlog_reader_store(r), leaf, &got) == 0 && got == idx,
@@ -154,8 +157,8 @@ appends_match_an_in_memory_tree_across_reopen(void)
 	tlog_close(t);
 	struct tlog_fsck_stats fs;
 	long probs = tlog_fsck(dir, &tlog_codec_plain, &fs, problem_print, NULL);
-	CHECK(probs == 0 && fs.entries == n && fs.size == n, "fsck clean (%ld), %llu entries", probs,
-	      (unsigned long long)fs.entries);
+	CHECK(probs == 0 && fs.entries == n && fs.size == n, "fsck clean (%ld), %llu entries",
+	      probs, (unsigned long long)fs.entries);
 	CHECK(tmpdir_fsck(dir) <= 0, "birch log fsck clean");
 	merkle_memtree_free(&mt);
 	tmpdir_remove(dir);
@@ -379,6 +382,39 @@ malformed_entries_are_refused_without_changing_the_log(void)
 	free(dir);
 }
 
+static void
+io_errors_at_any_step_leave_an_openable_consistent_log(void)
+{
+	char *dir = make_log(1000);
+	char msg[512];
+	/* Fail the nth io_uring completion of the next append: each tile write, then each
+	 * fdatasync of tiles and directories. */
+	for (unsigned nth = 1; nth <= 12; nth++) {
+		struct tlog *t = open_log(dir, false, msg);
+		CHECK(t != NULL, "open before fault %u: %s", nth, msg);
+		if (t == NULL)
+			break;
+		uint64_t before = tlog_size(t);
+		const char *why = NULL;
+		store_fault_inject(nth, -EIO);
+		int rc = append_range(t, before, 300, &why);
+		store_fault_inject(0, 0);
+		if (rc == 0) { /* fewer completions than nth: nothing failed */
+			tlog_close(t);
+			continue;
+		}
+		CHECK(rc == -EIO && why, "EIO surfaces (%d): %s", rc, why ? why : "");
+		CHECK(append_range(t, before, 10, &why) == -EIO, "the writer stays stopped");
+		tlog_close(t);
+		t = open_log(dir, false, msg);
+		CHECK(t != NULL && tlog_size(t) == before, "reopen after EIO %u: %s", nth, msg);
+		tlog_close(t);
+	}
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, problem_print, NULL) == 0, "fsck clean");
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -387,5 +423,6 @@ main(void)
 	RUN(corrupted_tiles_refuse_to_open_or_fail_fsck);
 	RUN(a_signed_head_must_match_the_tree);
 	RUN(malformed_entries_are_refused_without_changing_the_log);
+	RUN(io_errors_at_any_step_leave_an_openable_consistent_log);
 	return check_done();
 }

@@ -66,8 +66,7 @@ tlog_codec_find(const char *name)
 /* ---- shared helpers (tlog_int.h) ------------------------------------------------------------- */
 
 int
-tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap,
-               size_t *len)
+tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap, size_t *len)
 {
 	char path[TILES_PATH_MAX];
 	if (tiles_path(path, sizeof path, id) < 0)
@@ -161,7 +160,8 @@ tlog_split(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
 	return off == n ? 0 : -EBADMSG;
 }
 
-/* ---- open: recovery and the right edge -------------------------------------------------------- */
+/* ---- open: recovery and the right edge --------------------------------------------------------
+ */
 
 static int
 grow(void **p, size_t *cap, size_t want, size_t elem)
@@ -193,9 +193,11 @@ load_frontier(struct tlog *t, uint64_t n, char *msg, size_t ml)
 			continue;
 		int rc = src.node(src.ctx, l, (n >> l) - 1, t->f.peak[l]);
 		if (rc < 0) {
-			tlog_msg(msg, ml, "cannot read the hash tiles of the committed tree (size %llu): %s",
+			tlog_msg(msg, ml,
+			         "cannot read the hash tiles of the committed tree (size %llu): %s",
 			         (unsigned long long)n,
-			         rc == -ENOENT ? "a tile is missing" : "a tile is unreadable or truncated");
+			         rc == -ENOENT ? "a tile is missing"
+			                       : "a tile is unreadable or truncated");
 			return rc == -ENOENT ? -EBADMSG : rc;
 		}
 	}
@@ -218,8 +220,9 @@ check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, si
 	const uint8_t *ent[TILES_WIDTH];
 	size_t el[TILES_WIDTH];
 	if (tlog_split(t->codec, t->rbuf, len, w, ent, el) < 0) {
-		tlog_msg(msg, ml, "%s: does not hold exactly %u %s entries (truncated or corrupted)",
-		         path, w, t->codec->name);
+		tlog_msg(msg, ml,
+		         "%s: does not hold exactly %u %s entries (truncated or corrupted)", path,
+		         w, t->codec->name);
 		return -EBADMSG;
 	}
 	merkle_hash_t hashes[TILES_WIDTH];
@@ -233,7 +236,8 @@ check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, si
 		merkle_hash_t lh;
 		t->codec->leaf_hash(ent[i], el[i], lh);
 		if (memcmp(lh, hashes[i], MERKLE_HASH_LEN) != 0) {
-			tlog_msg(msg, ml, "%s: entry %llu does not match its leaf hash in the hash tile",
+			tlog_msg(msg, ml,
+			         "%s: entry %llu does not match its leaf hash in the hash tile",
 			         path, (unsigned long long)(k * TILES_WIDTH + i));
 			return -EBADMSG;
 		}
@@ -301,11 +305,13 @@ check_heads(struct tlog *t, char *msg, size_t ml)
 		if (rc == 0 && memcmp(root, h.root, MERKLE_HASH_LEN) != 0) {
 			tlog_hex(a, h.root), tlog_hex(b, root);
 			tlog_msg(msg, ml,
-			         "the last signed head (size %llu) has root %s but the tiles give %s",
+			         "the last signed head (size %llu) has root %s but the tiles give "
+			         "%s",
 			         (unsigned long long)h.size, a, b);
 			rc = -EBADMSG;
 		} else if (rc < 0) {
-			tlog_msg(msg, ml, "cannot recompute the root of the last signed head (size %llu)",
+			tlog_msg(msg, ml,
+			         "cannot recompute the root of the last signed head (size %llu)",
 			         (unsigned long long)h.size);
 			rc = -EBADMSG;
 		}
@@ -354,7 +360,8 @@ rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 				continue;
 			t->codec->leaf_hash(ent[i], el[i], t->hrows[nh].hash);
 			t->hrows[nh++].index = idx;
-			if (t->codec->dedup_row && t->codec->dedup_row(ent[i], el[i], idx, &t->drows[nd]) == 0)
+			if (t->codec->dedup_row &&
+			    t->codec->dedup_row(ent[i], el[i], idx, &t->drows[nd]) == 0)
 				nd++;
 		}
 		const char *why = NULL;
@@ -490,7 +497,8 @@ tlog_store(struct tlog *t)
 	return t->st;
 }
 
-/* ---- append ------------------------------------------------------------------------------------ */
+/* ---- append ------------------------------------------------------------------------------------
+ */
 
 /* Node j of Merkle level l after the append: the old right edge or the new spans. */
 static const uint8_t *
@@ -538,7 +546,8 @@ build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t n
 			unsigned l = id.level * TILES_HEIGHT;
 			uint64_t old_count = old >> l;
 			for (uint64_t j = first; j < first + id.width; j++) {
-				memcpy(t->arena + off, level_node(t, id.level, j, old_count), MERKLE_HASH_LEN);
+				memcpy(t->arena + off, level_node(t, id.level, j, old_count),
+				       MERKLE_HASH_LEN);
 				off += MERKLE_HASH_LEN;
 			}
 		}
@@ -619,7 +628,8 @@ update_edge(struct tlog *t)
 			continue;
 		}
 		if (bt->id.data) {
-			/* dedge has room: it held the old partial, and grow() keeps it large enough */
+			/* dedge has room: it held the old partial, and grow() keeps it large enough
+			 */
 			if (grow((void **)&t->dedge, &t->dedge_cap, bt->len, 1) == 0) {
 				memcpy(t->dedge, t->arena + bt->off, bt->len);
 				t->dedge_len = bt->len;
@@ -644,9 +654,11 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	}
 	uint64_t old = t->f.size;
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->len[i] == 0 || t->codec->entry_len(b->entry[i], b->len[i]) != (long)b->len[i]) {
+		if (b->len[i] == 0 ||
+		    t->codec->entry_len(b->entry[i], b->len[i]) != (long)b->len[i]) {
 			if (reason)
-				*reason = "an entry is not one well-formed entry of the log's format";
+				*reason =
+				        "an entry is not one well-formed entry of the log's format";
 			return -EINVAL;
 		}
 	}
@@ -686,7 +698,8 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 		uint64_t idx = old + i;
 		memcpy(t->hrows[i].hash, leaves[i], MERKLE_HASH_LEN);
 		t->hrows[i].index = idx;
-		if (t->codec->dedup_row && t->codec->dedup_row(b->entry[i], b->len[i], idx, &t->drows[nd]) == 0)
+		if (t->codec->dedup_row &&
+		    t->codec->dedup_row(b->entry[i], b->len[i], idx, &t->drows[nd]) == 0)
 			nd++;
 	}
 	for (size_t i = 0; i < t->nbuilt; i++) {
@@ -754,7 +767,8 @@ tlog_head_put(struct tlog *t, const struct store_head *h, const char **reason)
 	return store_head_put(t->st, h, reason);
 }
 
-/* ---- reads --------------------------------------------------------------------------------------- */
+/* ---- reads
+ * --------------------------------------------------------------------------------------- */
 
 int
 tlog_reader_open(struct tlog *t, struct tlog_reader **out)
@@ -812,7 +826,8 @@ tlog_entries(struct tlog_reader *r, uint64_t start, uint64_t end,
 		struct tiles_id d = {k, (uint16_t)w, 0, true};
 		size_t len = 0;
 		int rc = tlog_tile_read(r->t->st, &d, &r->buf, &r->cap, &len);
-		if (rc == -ENOENT && w < TILES_WIDTH) { /* grown since: the full tile has the prefix */
+		if (rc == -ENOENT &&
+		    w < TILES_WIDTH) { /* grown since: the full tile has the prefix */
 			d.width = TILES_WIDTH;
 			rc = tlog_tile_read(r->t->st, &d, &r->buf, &r->cap, &len);
 		}

@@ -109,9 +109,10 @@ tlog_entries(struct tlog_reader *r, uint64_t start, uint64_t end,
 struct tlog_fsck_stats {
 	uint64_t size, entries, data_tiles, hash_tiles, signed_sizes, index_rows_checked;
 };
-__attribute__((warn_unused_result)) long
-tlog_fsck(const char *dir, const struct tlog_codec *codec, struct tlog_fsck_stats *stats,
-          void (*problem)(void *ctx, const char *msg), void *ctx);
+__attribute__((warn_unused_result)) long tlog_fsck(const char *dir, const struct tlog_codec *codec,
+                                                   struct tlog_fsck_stats *stats,
+                                                   void (*problem)(void *ctx, const char *msg),
+                                                   void *ctx);
 
 /* The codec named in a log directory ("plain"), or NULL. */
 const struct tlog_codec *tlog_codec_find(const char *name);

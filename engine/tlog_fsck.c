@@ -24,7 +24,7 @@ struct fsck {
 	struct merkle_frontier f;
 	struct merkle_append_scratch sc;
 	merkle_hash_t lvl[TILES_MAX_LEVEL + 1][TILES_WIDTH]; /* recomputed nodes of level 8L */
-	uint64_t next_tile;                                    /* next data tile to load */
+	uint64_t next_tile;                                  /* next data tile to load */
 	merkle_hash_t leaves[TILES_WIDTH];
 	unsigned nleaves, pos;
 	uint8_t *buf;
@@ -32,8 +32,7 @@ struct fsck {
 	bool broken; /* a data tile could not be read: the rest of the pass is meaningless */
 };
 
-static void
-report(struct fsck *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(struct fsck *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 report(struct fsck *k, const char *fmt, ...)
@@ -95,7 +94,8 @@ check_index(struct fsck *k, uint64_t idx, const uint8_t *e, size_t len, const me
 		       rc < 0 ? "is missing" : "points past the entry");
 	struct store_row row;
 	uint8_t v[STORE_VALUE_MAX];
-	if (k->c->dedup_row && k->c->dedup_row(e, len, idx, &row) == 0 && store_dedup_get(k->r, row.key, v) < 0)
+	if (k->c->dedup_row && k->c->dedup_row(e, len, idx, &row) == 0 &&
+	    store_dedup_get(k->r, row.key, v) < 0)
 		report(k, "index.mdb: dedup row of entry %llu is missing", (unsigned long long)idx);
 	k->stats->index_rows_checked++;
 }
@@ -119,7 +119,8 @@ load_tile(struct fsck *k)
 	k->stats->data_tiles++;
 	if (rc < 0) {
 		report(k, "%s: %s; entries from %llu on cannot be checked", path,
-		       rc == -ENOENT ? "missing" : "unreadable", (unsigned long long)(t * TILES_WIDTH));
+		       rc == -ENOENT ? "missing" : "unreadable",
+		       (unsigned long long)(t * TILES_WIDTH));
 		return -EBADMSG;
 	}
 	const uint8_t *ent[TILES_WIDTH];
@@ -155,10 +156,13 @@ load_tile(struct fsck *k)
 	bool reported = false;
 	for (unsigned i = 0; i < w; i++) {
 		k->c->leaf_hash(ent[i], el[i], k->leaves[i]);
-		if (hash_ok && memcmp(hb + (size_t)i * MERKLE_HASH_LEN, k->leaves[i], MERKLE_HASH_LEN)) {
+		if (hash_ok &&
+		    memcmp(hb + (size_t)i * MERKLE_HASH_LEN, k->leaves[i], MERKLE_HASH_LEN)) {
 			if (!reported)
-				report(k, "%s: entry %llu does not match its leaf hash in %s (one of the two "
-				          "is corrupted)",
+				report(k,
+				       "%s: entry %llu does not match its leaf hash in %s (one of "
+				       "the two "
+				       "is corrupted)",
 				       path, (unsigned long long)(t * TILES_WIDTH + i), hpath);
 			reported = true;
 			continue;
@@ -241,11 +245,14 @@ check_head(struct fsck *k)
 		uint8_t root[STORE_HASH_LEN];
 		uint64_t ts;
 		if (store_signed_get(k->r, h.size, root, &ts) < 0)
-			report(k, "state.mdb: the latest head (size %llu) is not in the signed record",
+			report(k,
+			       "state.mdb: the latest head (size %llu) is not in the signed record",
 			       (unsigned long long)h.size);
 		else if (memcmp(root, h.root, STORE_HASH_LEN) != 0)
-			report(k, "state.mdb: the latest head's root differs from the signed record at "
-			          "size %llu",
+			report(k,
+			       "state.mdb: the latest head's root differs from the signed record "
+			       "at "
+			       "size %llu",
 			       (unsigned long long)h.size);
 	} else if (rc != -ENOENT) {
 		report(k, "state.mdb: the latest head is unreadable");
@@ -293,7 +300,8 @@ tlog_fsck(const char *dir, const struct tlog_codec *codec, struct tlog_fsck_stat
 		for (unsigned L = 1; L <= TILES_MAX_LEVEL; L++) {
 			uint64_t count = k->n >> (L * TILES_HEIGHT);
 			if (count % TILES_WIDTH)
-				compare_hash_tile(k, L, count / TILES_WIDTH, (unsigned)(count % TILES_WIDTH),
+				compare_hash_tile(k, L, count / TILES_WIDTH,
+				                  (unsigned)(count % TILES_WIDTH),
 				                  (const merkle_hash_t *)k->lvl[L]);
 		}
 		if (k->n > 0) {
@@ -302,7 +310,9 @@ tlog_fsck(const char *dir, const struct tlog_codec *codec, struct tlog_fsck_stat
 			if (memcmp(got, st.root, MERKLE_HASH_LEN) != 0) {
 				char a[65], b[65];
 				tlog_hex(a, st.root), tlog_hex(b, got);
-				report(k, "state.mdb commits size %llu with root %s but the tiles give %s",
+				report(k,
+				       "state.mdb commits size %llu with root %s but the tiles "
+				       "give %s",
 				       (unsigned long long)k->n, a, b);
 			}
 		}

@@ -84,7 +84,8 @@ store_open(struct store **out, const char *dir, const struct store_opts *o, cons
 		goto fail;
 	if (s->watermark > s->state.size) {
 		rc = -EBADMSG;
-		why = "index.mdb covers more entries than state.mdb commits (state.mdb restored from an "
+		why = "index.mdb covers more entries than state.mdb commits (state.mdb restored "
+		      "from an "
 		      "older copy?)";
 		goto fail;
 	}
@@ -215,8 +216,8 @@ index_main(void *arg)
 			/* Sorted keys touch each page once per transaction. */
 			qsort(s->work.dedup, s->work.nd, sizeof *s->work.dedup, cmp_row);
 			qsort(s->work.hashes, s->work.nh, sizeof *s->work.hashes, cmp_hash_row);
-			rc = sdb_index_put(&s->db, s->work.dedup, s->work.nd, s->work.hashes, s->work.nh,
-			                   wm, &why);
+			rc = sdb_index_put(&s->db, s->work.dedup, s->work.nd, s->work.hashes,
+			                   s->work.nh, wm, &why);
 		}
 		pthread_mutex_lock(&s->qlock);
 		if (rc < 0 && s->index_rc == 0) {
@@ -236,8 +237,7 @@ index_main(void *arg)
 
 int
 store_index_push(struct store *s, const struct store_row *dedup, size_t nd,
-                 const struct store_hash_row *hashes, size_t nh, uint64_t size,
-                 const char **reason)
+                 const struct store_hash_row *hashes, size_t nh, uint64_t size, const char **reason)
 {
 	if (!s->index_running) {
 		if (reason)
@@ -258,8 +258,10 @@ store_index_push(struct store *s, const struct store_row *dedup, size_t nd,
 		}
 		size_t td = s->qcap - s->q.nd < nd ? s->qcap - s->q.nd : nd;
 		size_t th = s->qcap - s->q.nh < nh ? s->qcap - s->q.nh : nh;
-		memcpy(s->q.dedup + s->q.nd, dedup, td * sizeof *dedup);
-		memcpy(s->q.hashes + s->q.nh, hashes, th * sizeof *hashes);
+		if (td > 0)
+			memcpy(s->q.dedup + s->q.nd, dedup, td * sizeof *dedup);
+		if (th > 0)
+			memcpy(s->q.hashes + s->q.nh, hashes, th * sizeof *hashes);
 		s->q.nd += td, s->q.nh += th;
 		dedup += td, hashes += th;
 		nd -= td, nh -= th;
@@ -321,7 +323,8 @@ path_ok(const char *p)
 	if (n == 0 || n == STORE_PATH_MAX || p[0] == '/')
 		return false;
 	for (const char *c = p; *c; c++)
-		if (c[0] == '.' && c[1] == '.' && (c == p || c[-1] == '/') && (c[2] == '/' || c[2] == 0))
+		if (c[0] == '.' && c[1] == '.' && (c == p || c[-1] == '/') &&
+		    (c[2] == '/' || c[2] == 0))
 			return false;
 	return true;
 }
@@ -439,7 +442,8 @@ write_files(struct store *s, const struct store_batch *b, const char **why)
 		}
 		if (fd < 0) {
 			rc = -errno;
-			*why = rc == -ENOSPC ? "disk full while creating tiles" : "cannot open a tile for writing";
+			*why = rc == -ENOSPC ? "disk full while creating tiles"
+			                     : "cannot open a tile for writing";
 			goto out;
 		}
 		s->fds[nfds++] = fd;
@@ -623,7 +627,8 @@ get_one(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size
 	rc = mdb_get(txn, dbi, &k, &d);
 	int ret;
 	if (rc == 0)
-		ret = d.mv_size > cap ? -ENOSPC : (memcpy(out, d.mv_data, d.mv_size), (int)d.mv_size);
+		ret = d.mv_size > cap ? -ENOSPC
+		                      : (memcpy(out, d.mv_data, d.mv_size), (int)d.mv_size);
 	else
 		ret = sdb_err(rc, "read", NULL);
 	mdb_txn_reset(txn);
@@ -692,7 +697,8 @@ store_signed_each(struct store_reader *r,
 			ret = -EBADMSG;
 			break;
 		}
-		ret = fn(ctx, be64(k.mv_data), d.mv_data, be64((uint8_t *)d.mv_data + STORE_HASH_LEN));
+		ret = fn(ctx, be64(k.mv_data), d.mv_data,
+		         be64((uint8_t *)d.mv_data + STORE_HASH_LEN));
 	}
 	mdb_cursor_close(c);
 	mdb_txn_reset(r->st);

@@ -40,25 +40,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_KEY_LEN     32
-#define STORE_HASH_LEN    32
-#define STORE_VALUE_MAX   96   /* dedup values: the caller's bytes (an index, a timestamp, ...) */
-#define STORE_HEAD_MAX    8192 /* STH plus checkpoint bytes of one signed head */
-#define STORE_PATH_MAX    256
-#define STORE_ISSUER_MAX  (64 * 1024)
+#define STORE_KEY_LEN    32
+#define STORE_HASH_LEN   32
+#define STORE_VALUE_MAX  96   /* dedup values: the caller's bytes (an index, a timestamp, ...) */
+#define STORE_HEAD_MAX   8192 /* STH plus checkpoint bytes of one signed head */
+#define STORE_PATH_MAX   256
+#define STORE_ISSUER_MAX (64 * 1024)
 
 struct store;
 
 struct store_opts {
-	uint64_t state_map_bytes;  /* LMDB map for state.mdb; 0: 64 GiB (address space only) */
-	uint64_t index_map_bytes;  /* LMDB map for index.mdb; 0: 1 TiB (address space only) */
-	size_t index_queue_rows;   /* rows queued for the index thread before commits wait;
-	                              0: 262144 */
-	bool read_only;            /* no writer, no index thread (info, fsck while serving) */
-	bool create;               /* create the directory layout when it is missing */
-	const char *format;        /* the entry format label (<= 31 bytes): recorded when the
-	                              log is created, refused (-EPROTO) when it differs later;
-	                              NULL accepts whatever the log holds */
+	uint64_t state_map_bytes; /* LMDB map for state.mdb; 0: 64 GiB (address space only) */
+	uint64_t index_map_bytes; /* LMDB map for index.mdb; 0: 1 TiB (address space only) */
+	size_t index_queue_rows;  /* rows queued for the index thread before commits wait;
+	                             0: 262144 */
+	bool read_only;           /* no writer, no index thread (info, fsck while serving) */
+	bool create;              /* create the directory layout when it is missing */
+	const char *format;       /* the entry format label (<= 31 bytes): recorded when the
+	                             log is created, refused (-EPROTO) when it differs later;
+	                             NULL accepts whatever the log holds */
 };
 
 struct store_state {
@@ -119,8 +119,7 @@ struct store_batch {
 /* Opens (or with o->create, creates) the log directory `dir`. o may be NULL for defaults.
  * Returns 0 or a negative errno with *reason. */
 __attribute__((warn_unused_result)) int store_open(struct store **out, const char *dir,
-                                                   const struct store_opts *o,
-                                                   const char **reason);
+                                                   const struct store_opts *o, const char **reason);
 /* Drains the index queue (its rows committed), stops the index thread and closes. NULL is fine. */
 void store_close(struct store *s);
 
@@ -132,9 +131,8 @@ __attribute__((warn_unused_result)) int store_commit(struct store *s, const stru
  * to the record of signed sizes and makes it the latest head. -EEXIST when that size was
  * signed with another root (the log must not publish it), -EINVAL when head->size is beyond
  * the committed size or the bytes exceed STORE_HEAD_MAX. Writer thread only. */
-__attribute__((warn_unused_result)) int store_head_put(struct store *s,
-                                                       const struct store_head *head,
-                                                       const char **reason);
+__attribute__((warn_unused_result)) int
+store_head_put(struct store *s, const struct store_head *head, const char **reason);
 
 /* Queues index rows covering the tree up to `size` (recovery uses it to rebuild what lags).
  * Waits while the queue is full. Writer thread only. */
@@ -160,30 +158,25 @@ __attribute__((warn_unused_result)) int store_reader_open(struct store *s,
 void store_reader_close(struct store_reader *r);
 
 /* The latest signed head; its byte fields point into buf (cap bytes). -ENOENT when none. */
-__attribute__((warn_unused_result)) int store_head_get(struct store_reader *r,
-                                                       struct store_head *out, uint8_t *buf,
-                                                       size_t cap);
+__attribute__((warn_unused_result)) int
+store_head_get(struct store_reader *r, struct store_head *out, uint8_t *buf, size_t cap);
 /* The root and first timestamp signed for `size`; -ENOENT when that size was never signed. */
 __attribute__((warn_unused_result)) int store_signed_get(struct store_reader *r, uint64_t size,
                                                          uint8_t root[STORE_HASH_LEN],
                                                          uint64_t *timestamp);
 /* Calls fn for every signed size in increasing order; stops at fn's first non-zero return. */
-__attribute__((warn_unused_result)) int
-store_signed_each(struct store_reader *r,
-                  int (*fn)(void *ctx, uint64_t size, const uint8_t root[STORE_HASH_LEN],
-                            uint64_t timestamp),
-                  void *ctx);
+__attribute__((warn_unused_result)) int store_signed_each(
+        struct store_reader *r,
+        int (*fn)(void *ctx, uint64_t size, const uint8_t root[STORE_HASH_LEN], uint64_t timestamp),
+        void *ctx);
 /* Dedup value for key into value (STORE_VALUE_MAX bytes); returns its length or -ENOENT. */
-__attribute__((warn_unused_result)) int store_dedup_get(struct store_reader *r,
-                                                        const uint8_t key[STORE_KEY_LEN],
-                                                        uint8_t *value);
-__attribute__((warn_unused_result)) int store_hash_get(struct store_reader *r,
-                                                       const uint8_t hash[STORE_HASH_LEN],
-                                                       uint64_t *index);
+__attribute__((warn_unused_result)) int
+store_dedup_get(struct store_reader *r, const uint8_t key[STORE_KEY_LEN], uint8_t *value);
+__attribute__((warn_unused_result)) int
+store_hash_get(struct store_reader *r, const uint8_t hash[STORE_HASH_LEN], uint64_t *index);
 /* Issuer DER into buf; returns its length, -ENOENT, or -ENOSPC when cap is too small. */
-__attribute__((warn_unused_result)) int store_issuer_get(struct store_reader *r,
-                                                         const uint8_t fp[STORE_KEY_LEN],
-                                                         uint8_t *buf, size_t cap);
+__attribute__((warn_unused_result)) int
+store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_t *buf, size_t cap);
 
 /* A whole file into buf; returns its length, -ENOENT, or -EFBIG when it exceeds cap. */
 __attribute__((warn_unused_result)) ssize_t store_file_read(struct store *s, const char *path,
@@ -194,9 +187,9 @@ __attribute__((warn_unused_result)) int store_file_open(struct store *s, const c
 
 /* ---- operations ------------------------------------------------------------------------- */
 struct store_usage {
-	uint64_t tile_bytes, tile_files;             /* allocated bytes under tile/ */
-	uint64_t state_bytes, index_bytes;           /* the .mdb files, allocated */
-	uint64_t dedup_bytes, hash_bytes;            /* pages of each index table */
+	uint64_t tile_bytes, tile_files;   /* allocated bytes under tile/ */
+	uint64_t state_bytes, index_bytes; /* the .mdb files, allocated */
+	uint64_t dedup_bytes, hash_bytes;  /* pages of each index table */
 	uint64_t dedup_rows, hash_rows, signed_rows, issuer_rows;
 };
 __attribute__((warn_unused_result)) int store_usage_get(struct store *s, struct store_usage *u);

@@ -6,7 +6,7 @@
 
 #include "storage/store_int.h"
 
-#define GiB (1024ull * 1024 * 1024)
+#define GiB               (1024ull * 1024 * 1024)
 #define DEFAULT_STATE_MAP (64 * GiB)
 #define DEFAULT_INDEX_MAP (1024 * GiB)
 #define STATE_REC_LEN     48 /* size, root, timestamp */
@@ -43,7 +43,8 @@ sdb_err(int rc, const char *what, const char **reason)
 		r = "disk full while committing LMDB", e = -ENOSPC;
 		break;
 	default:
-		r = rc > 0 && rc < 4096 ? "LMDB I/O error" : "LMDB error", e = rc > 0 && rc < 4096 ? -rc : -EIO;
+		r = rc > 0 && rc < 4096 ? "LMDB I/O error" : "LMDB error",
+		e = rc > 0 && rc < 4096 ? -rc : -EIO;
 		break;
 	}
 	(void)what;
@@ -79,7 +80,8 @@ env_open(MDB_env **env, const char *path, uint64_t map, unsigned dbs, bool ro, c
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(*env, 1024);
 	if (rc == 0)
-		rc = mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0644);
+		rc = mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_NOTLS | (ro ? MDB_RDONLY : 0),
+		                  0644);
 	if (rc != 0) {
 		mdb_env_close(*env);
 		*env = NULL;
@@ -107,13 +109,14 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char forma
 	char path[4096];
 	bool ro = o->read_only;
 	snprintf(path, sizeof path, "%s/state.mdb", dir);
-	int rc = env_open(&db->state_env, path, o->state_map_bytes ? o->state_map_bytes : DEFAULT_STATE_MAP,
-	                  4, ro, reason);
+	int rc = env_open(&db->state_env, path,
+	                  o->state_map_bytes ? o->state_map_bytes : DEFAULT_STATE_MAP, 4, ro,
+	                  reason);
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof path, "%s/index.mdb", dir);
-	rc = env_open(&db->index_env, path, o->index_map_bytes ? o->index_map_bytes : DEFAULT_INDEX_MAP,
-	              4, ro, reason);
+	rc = env_open(&db->index_env, path,
+	              o->index_map_bytes ? o->index_map_bytes : DEFAULT_INDEX_MAP, 4, ro, reason);
 	if (rc < 0)
 		goto fail;
 
@@ -282,7 +285,8 @@ sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason)
 		if (d.mv_size < STORE_HASH_LEN || memcmp(d.mv_data, h->root, STORE_HASH_LEN) != 0) {
 			mdb_txn_abort(txn);
 			if (reason)
-				*reason = "refused: this size was already signed with a different root (fork)";
+				*reason = "refused: this size was already signed with a different "
+				          "root (fork)";
 			return -EEXIST;
 		}
 	} else if (rc == MDB_NOTFOUND) {

@@ -39,8 +39,8 @@ int sdb_err(int rc, const char *what, const char **reason);
 
 struct sdb {
 	MDB_env *state_env, *index_env;
-	MDB_dbi meta, sig, issuers;     /* in state.mdb */
-	MDB_dbi imeta, dedup, hashes;   /* in index.mdb */
+	MDB_dbi meta, sig, issuers;   /* in state.mdb */
+	MDB_dbi imeta, dedup, hashes; /* in index.mdb */
 };
 
 int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char format[32],
@@ -52,9 +52,8 @@ int sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark,
 int sdb_commit_state(struct sdb *db, const struct store_batch *b, const char **reason);
 int sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason);
 /* One synced transaction of index rows and the new watermark. */
-int sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd,
-                  struct store_hash_row *hashes, size_t nh, uint64_t watermark,
-                  const char **reason);
+int sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd, struct store_hash_row *hashes,
+                  size_t nh, uint64_t watermark, const char **reason);
 
 /* ---- the store (store.c) ------------------------------------------------------------------ */
 struct store_queue {
@@ -81,8 +80,8 @@ struct store {
 	pthread_t index_thread;
 	bool index_running;
 	pthread_mutex_t qlock;
-	pthread_cond_t qcond;  /* rows queued, or stop */
-	pthread_cond_t qdone;  /* a queue was committed, or failed */
+	pthread_cond_t qcond; /* rows queued, or stop */
+	pthread_cond_t qdone; /* a queue was committed, or failed */
 	struct store_queue q, work;
 	size_t qcap;
 	bool qbusy, stop;

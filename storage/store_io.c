@@ -212,7 +212,8 @@ sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason)
 			c.nretry--;
 			inflight++;
 		}
-		while (err == 0 && next < n && inflight < SIO_DEPTH && queue_sync(io, fds[next], next)) {
+		while (err == 0 && next < n && inflight < SIO_DEPTH &&
+		       queue_sync(io, fds[next], next)) {
 			next++;
 			inflight++;
 		}

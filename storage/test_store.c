@@ -222,7 +222,8 @@ short_writes_and_eagain_still_write_whole_files(void)
 	store_fault_inject(1, -EAGAIN);
 	b.state.size = 2;
 	CHECK(store_commit(s, &b, &why) == 0, "commit with EAGAIN: %s", why);
-	CHECK(store_file_read(s, f.path, buf, sizeof buf) == (ssize_t)sizeof a, "whole after EAGAIN");
+	CHECK(store_file_read(s, f.path, buf, sizeof buf) == (ssize_t)sizeof a,
+	      "whole after EAGAIN");
 	store_fault_inject(2, -EAGAIN); /* the fdatasync this time */
 	b.state.size = 3;
 	f.path = "tile/data/003";
@@ -258,7 +259,8 @@ io_error_stops_the_writer_and_reopen_recovers(void)
 		CHECK(store_commit(s, &b, &why) == -EIO, "injected EIO fails the commit (%u)", nth);
 		CHECK(why != NULL, "with a reason");
 		if (nth == 2)
-			CHECK(why && strstr(why, "fdatasync"), "fsync failure named: %s", why ? why : "");
+			CHECK(why && strstr(why, "fdatasync"), "fsync failure named: %s",
+			      why ? why : "");
 		b.state.size = 10;
 		CHECK(store_commit(s, &b, &why) == -EIO, "every later commit refused");
 		store_fault_inject(0, 0);
@@ -267,7 +269,8 @@ io_error_stops_the_writer_and_reopen_recovers(void)
 		CHECK(store_open(&s, dir, &o, &why) == 0, "reopen after EIO: %s", why);
 		struct store_state st;
 		store_state_get(s, &st);
-		CHECK(st.size == 1, "state is the last commit, size %llu", (unsigned long long)st.size);
+		CHECK(st.size == 1, "state is the last commit, size %llu",
+		      (unsigned long long)st.size);
 	}
 	store_close(s);
 	tmpdir_remove(dir);

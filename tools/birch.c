@@ -13,6 +13,7 @@ static const char usage[] =
         "commands:\n"
         "  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
         "  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
+        "  log      look at (info) and check (fsck) a log directory\n"
         "  version  print the version\n"
         "\n"
         "Run 'birch <command> --help' for a command's arguments.\n";
@@ -67,6 +68,8 @@ main(int argc, char **argv)
 		return cmd_merkle(argc - 1, argv + 1);
 	if (strcmp(cmd, "demo") == 0)
 		return cmd_demo(argc - 1, argv + 1);
+	if (strcmp(cmd, "log") == 0)
+		return cmd_log(argc - 1, argv + 1);
 	fprintf(stderr, "birch: unknown command '%s' (try 'birch --help')\n", cmd);
 	return EXIT_USAGE;
 }

@@ -48,6 +48,7 @@ tmpdir_fsck(const char *dir)
 	const char *bin = getenv("BIRCH_BIN");
 	if (bin == NULL || access(bin, X_OK) != 0)
 		return -1;
+	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
