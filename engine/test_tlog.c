@@ -1,6 +1,7 @@
 /* engine/test_tlog.c: the tiled log on real files: batches against an in-memory tree,
  * reopen, entries and proofs from the tiles, index rebuild, and refusal of contradictions. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -415,6 +416,69 @@ io_errors_at_any_step_leave_an_openable_consistent_log(void)
 	free(dir);
 }
 
+struct reader_arg {
+	struct tlog *t;
+	volatile int stop;
+	unsigned rounds, bad;
+};
+
+/* Another thread: the committed state, its root from the tiles, entries, while appends run. */
+static void *
+reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	struct tlog_reader *r;
+	if (tlog_reader_open(a->t, &r) < 0) {
+		a->bad++;
+		return NULL;
+	}
+	uint64_t seed = 99;
+	for (unsigned i = 0; i < 100000 && !a->stop; i++) {
+		struct store_state st;
+		store_state_get(tlog_store(a->t), &st);
+		if (st.size == 0)
+			continue;
+		struct merkle_source src = tlog_reader_source(r, st.size);
+		merkle_hash_t root;
+		if (merkle_range_root(&src, 0, st.size, root) != 0 ||
+		    memcmp(root, st.root, 32) != 0)
+			a->bad++;
+		uint64_t from = ref_rand(&seed) % st.size,
+		         to = from + 300 < st.size ? from + 300 : st.size;
+		unsigned badent = 0;
+		if (tlog_entries(r, from, to, check_entry, &badent) != 0 || badent)
+			a->bad++;
+		a->rounds++;
+	}
+	tlog_reader_close(r);
+	return NULL;
+}
+
+static void
+readers_on_other_threads_see_committed_states_only(void)
+{
+	char *dir = make_log(100);
+	char msg[512];
+	struct tlog *t = open_log(dir, false, msg);
+	if (t == NULL)
+		check_harness("open");
+	struct reader_arg a = {.t = t};
+	pthread_t th;
+	if (pthread_create(&th, NULL, reader_main, &a) != 0)
+		check_harness("thread");
+	uint64_t seed = 5;
+	const char *why = NULL;
+	for (unsigned i = 0; i < 150; i++)
+		CHECK(append_range(t, tlog_size(t), 1 + ref_rand(&seed) % 400, &why) == 0,
+		      "append: %s", why);
+	a.stop = 1;
+	pthread_join(th, NULL);
+	CHECK(a.bad == 0 && a.rounds > 0, "reader rounds %u, bad %u", a.rounds, a.bad);
+	tlog_close(t);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -424,5 +488,6 @@ main(void)
 	RUN(a_signed_head_must_match_the_tree);
 	RUN(malformed_entries_are_refused_without_changing_the_log);
 	RUN(io_errors_at_any_step_leave_an_openable_consistent_log);
+	RUN(readers_on_other_threads_see_committed_states_only);
 	return check_done();
 }
