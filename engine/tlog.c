@@ -694,13 +694,19 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 		}
 	}
 	size_t nd = 0, nrm = 0;
+	const struct store_row *drows = t->drows;
 	for (size_t i = 0; i < b->n; i++) {
-		uint64_t idx = old + i;
 		memcpy(t->hrows[i].hash, leaves[i], MERKLE_HASH_LEN);
-		t->hrows[i].index = idx;
-		if (t->codec->dedup_row &&
-		    t->codec->dedup_row(b->entry[i], b->len[i], idx, &t->drows[nd]) == 0)
-			nd++;
+		t->hrows[i].index = old + i;
+	}
+	if (b->dedup) {
+		drows = b->dedup;
+		nd = b->ndedup;
+	} else if (t->codec->dedup_row) {
+		for (size_t i = 0; i < b->n; i++)
+			if (t->codec->dedup_row(b->entry[i], b->len[i], old + i, &t->drows[nd]) ==
+			    0)
+				nd++;
 	}
 	for (size_t i = 0; i < t->nbuilt; i++) {
 		struct tlog_built *bt = &t->built[i];
@@ -718,7 +724,7 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	        .nremove_dirs = nrm,
 	        .issuers = b->issuers,
 	        .nissuers = b->nissuers,
-	        .dedup = t->drows,
+	        .dedup = drows,
 	        .ndedup = nd,
 	        .hashes = t->hrows,
 	        .nhashes = b->n,

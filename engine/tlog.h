@@ -67,6 +67,10 @@ struct tlog_batch {
 	const size_t *len;
 	const merkle_hash_t *leaf; /* their leaf hashes, or NULL to compute them here */
 	size_t n;
+	/* Their dedup rows, as admission computed them (one per entry that has one), or NULL to
+	 * ask the codec here. */
+	const struct store_row *dedup;
+	size_t ndedup;
 	uint64_t timestamp;
 	const struct store_issuer *issuers; /* new issuers the entries refer to */
 	size_t nissuers;

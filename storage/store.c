@@ -6,21 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "storage/store_int.h"
 
-#define DEFAULT_QUEUE_ROWS 65536
+#define DEFAULT_QUEUE_ROWS 16384
 
 static void *index_main(void *arg);
+static int disk_full(struct store *s, int rc, const char **why);
 
 /* ---- open and close ------------------------------------------------------------------------ */
 
 static int
 queue_alloc(struct store_queue *q, size_t cap)
 {
-	q->dedup = calloc(cap, sizeof *q->dedup);
-	q->hashes = calloc(cap, sizeof *q->hashes);
+	/* Touched now, so resident memory is the same from the first batch to the billionth. */
+	q->dedup = malloc(cap * sizeof *q->dedup);
+	q->hashes = malloc(cap * sizeof *q->hashes);
+	if (q->dedup)
+		memset(q->dedup, 0, cap * sizeof *q->dedup);
+	if (q->hashes)
+		memset(q->hashes, 0, cap * sizeof *q->hashes);
 	q->nd = q->nh = 0;
 	q->has_size = false;
 	return q->dedup && q->hashes ? 0 : -ENOMEM;
@@ -221,6 +228,7 @@ index_main(void *arg)
 		}
 		pthread_mutex_lock(&s->qlock);
 		if (rc < 0 && s->index_rc == 0) {
+			rc = disk_full(s, rc, &why);
 			s->index_rc = rc;
 			s->index_reason = why;
 		} else if (rc == 0 && !failed) {
@@ -303,6 +311,19 @@ store_index_watermark(struct store *s)
 }
 
 /* ---- the commit ---------------------------------------------------------------------------- */
+
+/* LMDB reports a write cut short by a full disk as EIO: name it when the disk is full. */
+static int
+disk_full(struct store *s, int rc, const char **why)
+{
+	struct statvfs v;
+	if (rc == -EIO && fstatvfs(s->dirfd, &v) == 0 &&
+	    (uint64_t)v.f_bavail * v.f_frsize < 4u * 1024 * 1024) {
+		*why = "disk full while committing LMDB";
+		return -ENOSPC;
+	}
+	return rc;
+}
 
 static int
 fail(struct store *s, int rc, const char *why, const char **reason)
@@ -524,7 +545,7 @@ store_commit(struct store *s, const struct store_batch *b, const char **reason)
 	/* 2. One synced LMDB transaction: from here on the batch is durable. */
 	rc = sdb_commit_state(&s->db, b, &why);
 	if (rc < 0)
-		return fail(s, rc, why, reason);
+		return fail(s, disk_full(s, rc, &why), why, reason);
 	pthread_mutex_lock(&s->state_lock);
 	s->state = b->state;
 	pthread_mutex_unlock(&s->state_lock);

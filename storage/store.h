@@ -53,7 +53,7 @@ struct store_opts {
 	uint64_t state_map_bytes; /* LMDB map for state.mdb; 0: 64 GiB (address space only) */
 	uint64_t index_map_bytes; /* LMDB map for index.mdb; 0: 1 TiB (address space only) */
 	size_t index_queue_rows;  /* rows queued for the index thread before commits wait;
-	                             0: 262144 */
+	                             0: 16384 */
 	bool read_only;           /* no writer, no index thread (info, fsck while serving) */
 	bool create;              /* create the directory layout when it is missing */
 	const char *format;       /* the entry format label (<= 31 bytes): recorded when the
