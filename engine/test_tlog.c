@@ -150,11 +150,13 @@ appends_match_an_in_memory_tree_across_reopen(void)
 		      "hash index for %llu", (unsigned long long)idx);
 	}
 	tlog_reader_close(r);
-	/* Partial tiles of full tiles are gone; the latest partials are there. */
+	/* Full tiles lost their edge files; no partial tile was written at a tlog path. */
 	struct stat sb;
 	char p[512];
+	snprintf(p, sizeof p, "%s/edge/data/0", dir);
+	CHECK(stat(p, &sb) < 0 && errno == ENOENT, "a full tile's edge file is removed");
 	snprintf(p, sizeof p, "%s/tile/data/000.p", dir);
-	CHECK(stat(p, &sb) < 0 && errno == ENOENT, "old partial data tiles removed");
+	CHECK(stat(p, &sb) < 0 && errno == ENOENT, "no partial tile without a signed head");
 	tlog_close(t);
 	struct tlog_fsck_stats fs;
 	long probs = tlog_fsck(dir, &tlog_codec_plain, &fs, problem_print, NULL);
@@ -251,7 +253,7 @@ corrupted_tiles_refuse_to_open_or_fail_fsck(void)
 {
 	char msg[512], first[512];
 	/* 1. The newest full data tile: open refuses and names it. */
-	char *dir = make_log(600); /* full data tiles 0 and 1, partial 2.p/88 */
+	char *dir = make_log(600); /* full data tiles 0 and 1, 88 entries in edge/data/2 */
 	flip_byte(dir, "tile/data/001", 100);
 	msg[0] = 0;
 	CHECK(open_log(dir, false, msg) == NULL, "open refuses a changed full tile");
@@ -279,40 +281,40 @@ corrupted_tiles_refuse_to_open_or_fail_fsck(void)
 	/* 3. A truncated partial hash tile: open refuses (the root cannot be recomputed). */
 	dir = make_log(600);
 	char p[512];
-	snprintf(p, sizeof p, "%s/tile/0/002.p/88", dir);
+	snprintf(p, sizeof p, "%s/edge/0/2", dir);
 	if (truncate(p, 88 * 32 - 5) < 0)
 		check_harness("truncate");
 	msg[0] = 0;
 	CHECK(open_log(dir, false, msg) == NULL, "open refuses a truncated hash tile: %s", msg);
 	first[0] = 0;
 	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) > 0 &&
-	              strstr(first, "tile/0/002.p/88"),
+	              strstr(first, "edge/0/2"),
 	      "fsck names the truncated tile: %s", first);
 	tmpdir_remove(dir);
 	free(dir);
 
 	/* 4. A truncated partial data tile. */
 	dir = make_log(600);
-	snprintf(p, sizeof p, "%s/tile/data/002.p/88", dir);
+	snprintf(p, sizeof p, "%s/edge/data/2", dir);
 	struct stat sb;
 	if (stat(p, &sb) < 0 || truncate(p, sb.st_size - 1) < 0)
 		check_harness("truncate");
 	msg[0] = 0;
-	CHECK(open_log(dir, false, msg) == NULL && strstr(msg, "tile/data/002.p/88"),
+	CHECK(open_log(dir, false, msg) == NULL && strstr(msg, "edge/data/2"),
 	      "open refuses a truncated data tile: %s", msg);
 	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, NULL, NULL) > 0, "fsck fails");
 	tmpdir_remove(dir);
 	free(dir);
 
 	/* 5. A changed hash tile high up: the committed root no longer reproduces. */
-	dir = make_log(70000); /* level-1 tile 000.p/1 holds node (8, 0..272) */
-	flip_byte(dir, "tile/1/001.p/17", 3);
+	dir = make_log(70000); /* level-1 tile 1, 17 wide, holds node (8, 256..272) */
+	flip_byte(dir, "edge/1/1", 3);
 	msg[0] = 0;
 	CHECK(open_log(dir, false, msg) == NULL && strstr(msg, "root"),
 	      "open refuses a root the tiles do not give: %s", msg);
 	first[0] = 0;
 	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) > 0 &&
-	              strstr(first, "tile/1/001.p/17"),
+	              strstr(first, "edge/1/1"),
 	      "fsck names the level-1 tile: %s", first);
 	tmpdir_remove(dir);
 	free(dir);
@@ -350,6 +352,97 @@ a_signed_head_must_match_the_tree(void)
 	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) > 0 &&
 	              strstr(first, "size 200"),
 	      "fsck names the signed size: %s", first);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
+/* Bytes of a file, or -1. */
+static long
+file_bytes(const char *dir, const char *rel, uint8_t *buf, size_t cap)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	return n;
+}
+
+static void
+signed_heads_write_partial_tiles_at_their_paths_until_full(void)
+{
+	char *dir = make_log(300);
+	char msg[512];
+	struct tlog *t = open_log(dir, false, msg);
+	CHECK(t != NULL, "open: %s", msg);
+	if (t == NULL)
+		return;
+	struct store_head h = {.size = 300, .timestamp = 5};
+	tlog_root(t, h.root);
+	uint8_t sth[] = {1};
+	h.sth = sth, h.sth_len = 1, h.checkpoint = sth, h.checkpoint_len = 1;
+	const char *why = NULL;
+	CHECK(tlog_head_put(t, &h, &why) == 0, "head 300: %s", why);
+	/* tile/data/001.p/44 holds entries 256..299, tile/0/001.p/44 their leaf hashes. */
+	static uint8_t got[256 * (MAXE + 3)], want[256 * (MAXE + 3)];
+	size_t wl = 0;
+	for (uint64_t i = 256; i < 300; i++)
+		wl += make_entry(i, want + wl);
+	long n = file_bytes(dir, "tile/data/001.p/44", got, sizeof got);
+	CHECK(n == (long)wl && memcmp(got, want, wl) == 0, "partial data tile bytes (%ld)", n);
+	n = file_bytes(dir, "tile/0/001.p/44", got, sizeof got);
+	bool same = n == 44 * 32;
+	for (uint64_t i = 256; same && i < 300; i++) {
+		merkle_hash_t lh;
+		leaf_of(i, lh);
+		same = memcmp(got + (i - 256) * 32, lh, 32) == 0;
+	}
+	CHECK(same, "partial hash tile holds the leaf hashes (%ld bytes)", n);
+	CHECK(tmpdir_fsck(dir) <= 0, "birch log fsck clean");
+	/* Once tile 1 is full, its .p directory goes. */
+	CHECK(append_range(t, 300, 300, &why) == 0, "append: %s", why);
+	struct stat sb;
+	char p[512];
+	snprintf(p, sizeof p, "%s/tile/data/001.p", dir);
+	CHECK(stat(p, &sb) < 0 && errno == ENOENT, "data .p directory removed once full");
+	snprintf(p, sizeof p, "%s/tile/0/001.p", dir);
+	CHECK(stat(p, &sb) < 0 && errno == ENOENT, "hash .p directory removed once full");
+	tlog_close(t);
+
+	/* Leftovers of a crash: bytes past the committed edge, a stale edge file ahead, the
+	 * old name of a full tile. Open trims and removes them; the log is unchanged. */
+	uint8_t junk[100];
+	memset(junk, 0xee, sizeof junk);
+	snprintf(p, sizeof p, "%s/edge/data/2", dir);
+	int fd = open(p, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, junk, sizeof junk) == (ssize_t)sizeof junk, "junk appended");
+	if (fd >= 0)
+		close(fd);
+	const char *stale[] = {"edge/data/7", "edge/0/0"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+		fd = open(p, O_WRONLY | O_CREAT, 0644);
+		CHECK(fd >= 0 && write(fd, junk, sizeof junk) == (ssize_t)sizeof junk, "stale file");
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK(tmpdir_fsck(dir) <= 0, "fsck clean with the leftovers (uncommitted bytes)");
+	t = open_log(dir, false, msg);
+	CHECK(t != NULL && tlog_size(t) == 600, "reopen: %s", msg);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+		CHECK(stat(p, &sb) < 0 && errno == ENOENT, "%s removed", stale[i]);
+	}
+	wl = 0;
+	for (uint64_t i = 512; i < 600; i++)
+		wl += make_entry(i, want + wl);
+	n = file_bytes(dir, "edge/data/2", got, sizeof got);
+	CHECK(n == (long)wl && memcmp(got, want, wl) == 0, "edge trimmed to committed (%ld)", n);
+	CHECK(t && append_range(t, 600, 100, &why) == 0, "append after: %s", why);
+	tlog_close(t);
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, problem_print, NULL) == 0, "fsck clean");
 	tmpdir_remove(dir);
 	free(dir);
 }
@@ -486,6 +579,7 @@ main(void)
 	RUN(lost_index_is_rebuilt_from_the_data_tiles);
 	RUN(corrupted_tiles_refuse_to_open_or_fail_fsck);
 	RUN(a_signed_head_must_match_the_tree);
+	RUN(signed_heads_write_partial_tiles_at_their_paths_until_full);
 	RUN(malformed_entries_are_refused_without_changing_the_log);
 	RUN(io_errors_at_any_step_leave_an_openable_consistent_log);
 	RUN(readers_on_other_threads_see_committed_states_only);

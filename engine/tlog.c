@@ -2,7 +2,9 @@
  * tlog_fsck.c. */
 #include "engine/tlog.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +68,18 @@ tlog_codec_find(const char *name)
 /* ---- shared helpers (tlog_int.h) ------------------------------------------------------------- */
 
 int
-tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap, size_t *len)
+tlog_edge_path(char *out, size_t cap, const struct tiles_id *id)
 {
-	char path[TILES_PATH_MAX];
-	if (tiles_path(path, sizeof path, id) < 0)
-		return -EINVAL;
+	int n = id->data ? snprintf(out, cap, "edge/data/%llu", (unsigned long long)id->index)
+	                 : snprintf(out, cap, "edge/%u/%llu", (unsigned)id->level,
+	                            (unsigned long long)id->index);
+	return n > 0 && (size_t)n < cap ? 0 : -EINVAL;
+}
+
+/* The whole file at path into *buf (grown as needed). */
+static int
+read_whole(struct store *st, const char *path, uint8_t **buf, size_t *cap, size_t *len)
+{
 	uint64_t flen = 0;
 	int fd = store_file_open(st, path, &flen);
 	if (fd < 0)
@@ -105,18 +114,67 @@ tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_
 	return rc;
 }
 
+int
+tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap, size_t *len)
+{
+	char path[TILES_PATH_MAX];
+	if (id->width < TILES_WIDTH) {
+		/* The right edge grows in place in edge/; once full, the tile has its own path. */
+		if (tlog_edge_path(path, sizeof path, id) < 0)
+			return -EINVAL;
+		int rc = read_whole(st, path, buf, cap, len);
+		if (rc != -ENOENT)
+			return rc;
+	}
+	struct tiles_id full = *id;
+	full.width = TILES_WIDTH;
+	if (tiles_path(path, sizeof path, &full) < 0)
+		return -EINVAL;
+	return read_whole(st, path, buf, cap, len);
+}
+
+/* The first `want` bytes of the file at path into out; -EBADMSG when it is shorter. */
+static int
+read_prefix(struct store *st, const char *path, uint8_t *out, size_t want)
+{
+	uint64_t flen = 0;
+	int fd = store_file_open(st, path, &flen);
+	if (fd < 0)
+		return fd;
+	size_t got = 0;
+	int rc = 0;
+	while (got < want) {
+		ssize_t n = pread(fd, out + got, want - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EBADMSG;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
 /* Reads hash tiles for a tiles_source from storage. */
 static int
 source_read(void *ctx, const struct tiles_id *id, uint8_t *out)
 {
 	struct store *st = ctx;
 	char path[TILES_PATH_MAX];
+	size_t want = (size_t)id->width * MERKLE_HASH_LEN;
+	if (id->width < TILES_WIDTH) { /* the edge file; -ENOENT makes the caller try the full tile */
+		if (tlog_edge_path(path, sizeof path, id) < 0)
+			return -EINVAL;
+		return read_prefix(st, path, out, want);
+	}
 	if (tiles_path(path, sizeof path, id) < 0)
 		return -EINVAL;
-	ssize_t n = store_file_read(st, path, out, (size_t)id->width * MERKLE_HASH_LEN);
+	ssize_t n = store_file_read(st, path, out, want);
 	if (n < 0)
 		return n == -EFBIG ? -EBADMSG : (int)n;
-	return n == (ssize_t)id->width * MERKLE_HASH_LEN ? 0 : -EBADMSG;
+	return n == (ssize_t)want ? 0 : -EBADMSG;
 }
 
 void
@@ -133,7 +191,9 @@ tlog_msg(char *msg, size_t cap, const char *fmt, ...)
 void
 tlog_tile_name(char path[TILES_PATH_MAX], const struct tiles_id *id)
 {
-	if (tiles_path(path, TILES_PATH_MAX, id) < 0)
+	int rc = id->width < TILES_WIDTH ? tlog_edge_path(path, TILES_PATH_MAX, id)
+	                                 : tiles_path(path, TILES_PATH_MAX, id);
+	if (rc < 0)
 		strcpy(path, "?");
 }
 
@@ -148,6 +208,14 @@ int
 tlog_split(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
            const uint8_t **entry, size_t *len)
 {
+	long used = tlog_split_prefix(c, p, n, want, entry, len);
+	return used >= 0 && (size_t)used == n ? 0 : -EBADMSG;
+}
+
+long
+tlog_split_prefix(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
+                  const uint8_t **entry, size_t *len)
+{
 	size_t off = 0;
 	for (size_t i = 0; i < want; i++) {
 		long l = c->entry_len(p + off, n - off);
@@ -157,7 +225,7 @@ tlog_split(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
 		len[i] = (size_t)l;
 		off += (size_t)l;
 	}
-	return off == n ? 0 : -EBADMSG;
+	return (long)off;
 }
 
 /* ---- open: recovery and the right edge --------------------------------------------------------
@@ -219,12 +287,15 @@ check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, si
 	}
 	const uint8_t *ent[TILES_WIDTH];
 	size_t el[TILES_WIDTH];
-	if (tlog_split(t->codec, t->rbuf, len, w, ent, el) < 0) {
+	/* A partial tile is read from its edge file (or the full tile): its prefix counts. */
+	long used = tlog_split_prefix(t->codec, t->rbuf, len, w, ent, el);
+	if (used < 0 || (w == TILES_WIDTH && (size_t)used != len)) {
 		tlog_msg(msg, ml,
-		         "%s: does not hold exactly %u %s entries (truncated or corrupted)", path,
-		         w, t->codec->name);
+		         "%s: does not hold exactly %u %s entries (truncated or corrupted)",
+		         path, w, t->codec->name);
 		return -EBADMSG;
 	}
+	len = (size_t)used;
 	merkle_hash_t hashes[TILES_WIDTH];
 	rc = source_read(t->st, &h, (uint8_t *)hashes);
 	if (rc < 0) {
@@ -348,7 +419,7 @@ rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 		const uint8_t *ent[TILES_WIDTH];
 		size_t el[TILES_WIDTH];
 		if (rc == 0)
-			rc = tlog_split(t->codec, t->rbuf, len, w, ent, el);
+			rc = tlog_split_prefix(t->codec, t->rbuf, len, w, ent, el) < 0 ? -EBADMSG : 0;
 		if (rc < 0) {
 			tlog_msg(msg, ml, "rebuilding the index: %s is missing or corrupted", path);
 			return -EBADMSG;
@@ -379,6 +450,71 @@ rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 	return rc;
 }
 
+/* Bytes of the committed right edge at level lv (data last). */
+static size_t
+edge_bytes(const struct tlog *t, unsigned lv, uint64_t n, const uint8_t **p)
+{
+	if (lv == TLOG_LEVELS - 1) {
+		*p = t->dedge;
+		return n % TILES_WIDTH ? t->dedge_len : 0;
+	}
+	*p = (const uint8_t *)t->edge[lv];
+	uint64_t count = lv * TILES_HEIGHT < 64 ? n >> (lv * TILES_HEIGHT) : 0;
+	return (size_t)(count % TILES_WIDTH) * MERKLE_HASH_LEN;
+}
+
+/* One edge directory after a crash: the committed partial tile's file trimmed to its committed
+ * bytes (or written again from memory when missing); every other file removed (a full tile's
+ * old second name, or bytes past the committed state). */
+static int
+tidy_edge_dir(struct tlog *t, unsigned lv, uint64_t n, char *msg, size_t ml)
+{
+	bool data = lv == TLOG_LEVELS - 1;
+	uint64_t count = data ? n : lv * TILES_HEIGHT < 64 ? n >> (lv * TILES_HEIGHT) : 0;
+	bool partial = count % TILES_WIDTH != 0;
+	struct tiles_id id = {count / TILES_WIDTH, (uint16_t)(count % TILES_WIDTH),
+	                      (uint8_t)(data ? 0 : lv), data};
+	const uint8_t *bytes;
+	size_t len = edge_bytes(t, lv, n, &bytes);
+	t->published[lv] = partial ? id.index + 1 : 0;
+	char dir[PATH_MAX], rel[TILES_PATH_MAX + 32];
+	const char *sub = data ? "data" : (const char *[]){"0", "1", "2", "3", "4", "5", "6", "7"}[lv];
+	snprintf(dir, sizeof dir, "%s/edge/%s", store_dir(t->st), sub);
+	bool have = false;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+		char *end;
+		unsigned long long k = strtoull(e->d_name, &end, 10);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end != 0)
+			continue;
+		snprintf(rel, sizeof rel, "edge/%s/%s", sub, e->d_name);
+		if (partial && k == id.index) {
+			const char *why = NULL;
+			if (store_file_trim(t->st, rel, len, &why) < 0) {
+				tlog_msg(msg, ml, "%s: %s", rel, why ? why : "cannot trim");
+				closedir(d);
+				return -EIO;
+			}
+			have = true;
+		} else {
+			store_file_remove(t->st, rel);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (partial && !have) {
+		const char *why = NULL;
+		char path[TILES_PATH_MAX];
+		tlog_edge_path(path, sizeof path, &id);
+		struct store_file f = {path, bytes, len, false, 0};
+		if (store_files_put(t->st, &f, 1, &why) < 0) {
+			tlog_msg(msg, ml, "%s: %s", path, why ? why : "cannot write");
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 static int
 alloc_batch(struct tlog *t)
 {
@@ -389,8 +525,10 @@ alloc_batch(struct tlog *t)
 	t->built_cap = m / TILES_WIDTH * 2 + 4 * (TILES_MAX_LEVEL + 2);
 	t->built = calloc(t->built_cap, sizeof *t->built);
 	t->files = calloc(t->built_cap, sizeof *t->files);
+	t->links = calloc(t->built_cap, sizeof *t->links);
 	t->rmdirs = calloc(t->built_cap, sizeof *t->rmdirs);
-	if (!t->leaves || !t->drows || !t->hrows || !t->built || !t->files || !t->rmdirs)
+	if (!t->leaves || !t->drows || !t->hrows || !t->built || !t->files || !t->links ||
+	    !t->rmdirs)
 		return -ENOMEM;
 	return merkle_append_scratch_init(&t->scratch, m);
 }
@@ -448,6 +586,11 @@ tlog_open(struct tlog **out, const char *dir, const struct tlog_codec *codec,
 	rc = check_heads(t, msg, ml);
 	if (rc < 0)
 		goto fail;
+	for (unsigned lv = 0; !o->store.read_only && lv < TLOG_LEVELS; lv++) {
+		rc = tidy_edge_dir(t, lv, st.size, msg, ml);
+		if (rc < 0)
+			goto fail;
+	}
 	if (!o->store.read_only && store_index_watermark(t->st) < st.size) {
 		rc = rebuild_index(t, store_index_watermark(t->st), st.size, msg, ml);
 		if (rc < 0)
@@ -472,6 +615,7 @@ tlog_close(struct tlog *t)
 	free(t->hrows);
 	free(t->built);
 	free(t->files);
+	free(t->links);
 	free(t->rmdirs);
 	free(t->arena);
 	free(t->dedge);
@@ -510,6 +654,18 @@ level_node(const struct tlog *t, unsigned L, uint64_t j, uint64_t old_count)
 	return sp->hash[j - sp->first];
 }
 
+/* Bytes of tile id that the committed tree of size `old` already holds in its edge file. */
+static size_t
+old_edge_len(const struct tlog *t, const struct tiles_id *id, uint64_t old)
+{
+	if (id->data)
+		return id->index == old / TILES_WIDTH ? t->dedge_len : 0;
+	uint64_t count = old >> (id->level * TILES_HEIGHT);
+	if (id->index != count / TILES_WIDTH)
+		return 0;
+	return (size_t)(count % TILES_WIDTH) * MERKLE_HASH_LEN;
+}
+
 static int
 build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t new)
 {
@@ -531,6 +687,7 @@ build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t n
 		struct tlog_built *bt = &t->built[t->nbuilt++];
 		bt->id = id;
 		bt->off = off;
+		bt->old_len = old_edge_len(t, &id, old);
 		uint64_t first = id.index * TILES_WIDTH;
 		if (id.data) {
 			if (first < old) { /* the old partial data tile: [first, old) */
@@ -552,7 +709,8 @@ build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t n
 			}
 		}
 		bt->len = off - bt->off;
-		if (tiles_path(bt->path, sizeof bt->path, &id) < 0)
+		if (tiles_path(bt->path, sizeof bt->path, &id) < 0 ||
+		    tlog_edge_path(bt->epath, sizeof bt->epath, &id) < 0)
 			return -EINVAL;
 	}
 	return 0;
@@ -615,6 +773,43 @@ verify_built(struct tlog *t, const struct merkle_frontier *nf, uint64_t old, con
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+/* The before-commit check, run while the batch's files sync. */
+static int
+verify_check(void *ctx, const char **why)
+{
+	struct tlog *t = ctx;
+	return verify_built(t, t->pending, t->pending->size - t->nbatch, why);
+}
+
+/* The batch's files: a tile that extends the committed right edge grows its edge file in
+ * place (and, once full, gets its tlog path as a second name); a new partial tile starts a
+ * new edge file; a new full tile is written at its path. */
+static size_t
+batch_files(struct tlog *t, size_t *nlinks, size_t *nrm)
+{
+	size_t nf = 0;
+	*nlinks = *nrm = 0;
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		struct tlog_built *bt = &t->built[i];
+		bool full = bt->id.width == TILES_WIDTH;
+		if (bt->old_len > 0)
+			t->files[nf++] = (struct store_file){bt->epath, t->arena + bt->off + bt->old_len,
+			                                     bt->len - bt->old_len, true, bt->old_len};
+		else
+			t->files[nf++] = (struct store_file){full ? bt->path : bt->epath,
+			                                     t->arena + bt->off, bt->len, false, 0};
+		if (full && bt->old_len > 0)
+			t->links[(*nlinks)++] = (struct store_link){bt->epath, bt->path};
+		unsigned lv = bt->id.data ? TLOG_LEVELS - 1 : bt->id.level;
+		if (full && t->published[lv] == bt->id.index + 1) {
+			snprintf(bt->pdir, sizeof bt->pdir, "%s.p", bt->path);
+			t->rmdirs[(*nrm)++] = bt->pdir;
+			t->published[lv] = 0;
+		}
+	}
+	return nf;
 }
 
 static void
@@ -685,15 +880,7 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 			*reason = "cannot build the batch's tiles";
 		return rc;
 	}
-	if (!t->opts.no_verify) {
-		rc = verify_built(t, &nf, old, &why);
-		if (rc < 0) {
-			if (reason)
-				*reason = why;
-			return rc;
-		}
-	}
-	size_t nd = 0, nrm = 0;
+	size_t nd = 0;
 	const struct store_row *drows = t->drows;
 	for (size_t i = 0; i < b->n; i++) {
 		memcpy(t->hrows[i].hash, leaves[i], MERKLE_HASH_LEN);
@@ -708,20 +895,19 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 			    0)
 				nd++;
 	}
-	for (size_t i = 0; i < t->nbuilt; i++) {
-		struct tlog_built *bt = &t->built[i];
-		t->files[i] = (struct store_file){bt->path, t->arena + bt->off, bt->len};
-		if (bt->id.width == TILES_WIDTH) {
-			/* Its partial tiles go once the full tile is durable. */
-			snprintf(bt->pdir, sizeof bt->pdir, "%s.p", bt->path);
-			t->rmdirs[nrm++] = bt->pdir;
-		}
-	}
+	size_t nlinks, nrm;
+	size_t nfiles = batch_files(t, &nlinks, &nrm);
+	t->pending = &nf;
+	t->nbatch = b->n;
 	struct store_batch sb = {
 	        .files = t->files,
-	        .nfiles = t->nbuilt,
+	        .nfiles = nfiles,
+	        .links = t->links,
+	        .nlinks = nlinks,
 	        .remove_dirs = t->rmdirs,
 	        .nremove_dirs = nrm,
+	        .check = t->opts.no_verify ? NULL : verify_check,
+	        .check_ctx = t,
 	        .issuers = b->issuers,
 	        .nissuers = b->nissuers,
 	        .dedup = drows,
@@ -733,6 +919,7 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	merkle_frontier_root(&nf, sb.state.root);
 	sb.state.timestamp = b->timestamp;
 	rc = store_commit(t->st, &sb, &why);
+	t->pending = NULL;
 	if (rc < 0) {
 		if (reason)
 			*reason = why;
@@ -742,6 +929,56 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	t->timestamp = b->timestamp;
 	update_edge(t);
 	return 0;
+}
+
+/* The partial tiles of the tree of `size`, written at their tlog paths (N.p/W) so that the
+ * tile directory serves a signed size as it is. */
+static int
+publish_partials(struct tlog *t, uint64_t size, const char **why)
+{
+	size_t nf = 0, off = 0, at[TLOG_LEVELS];
+	unsigned lvs[TLOG_LEVELS];
+	for (unsigned lv = 0; lv < TLOG_LEVELS; lv++) {
+		bool data = lv == TLOG_LEVELS - 1;
+		uint64_t count = data ? size : lv * TILES_HEIGHT < 64 ? size >> (lv * TILES_HEIGHT) : 0;
+		if (count % TILES_WIDTH == 0)
+			continue;
+		struct tlog_built *bt = &t->built[nf];
+		bt->id = (struct tiles_id){count / TILES_WIDTH, (uint16_t)(count % TILES_WIDTH),
+		                           (uint8_t)(data ? 0 : lv), data};
+		size_t len = 0;
+		int rc = tlog_tile_read(t->st, &bt->id, &t->rbuf, &t->rbuf_cap, &len);
+		if (rc == 0 && data) {
+			const uint8_t *ent[TILES_WIDTH];
+			size_t el[TILES_WIDTH];
+			long used = tlog_split_prefix(t->codec, t->rbuf, len, bt->id.width, ent, el);
+			rc = used < 0 ? -EBADMSG : 0;
+			len = (size_t)used;
+		} else if (rc == 0) {
+			rc = len >= (size_t)bt->id.width * MERKLE_HASH_LEN ? 0 : -EBADMSG;
+			len = (size_t)bt->id.width * MERKLE_HASH_LEN;
+		}
+		if (rc == 0)
+			rc = grow((void **)&t->arena, &t->arena_cap, off + len, 1);
+		if (rc == 0)
+			rc = tiles_path(bt->path, sizeof bt->path, &bt->id) < 0 ? -EINVAL : 0;
+		if (rc < 0) {
+			*why = "cannot read the right edge to write the signed size's partial tiles";
+			return rc;
+		}
+		memcpy(t->arena + off, t->rbuf, len);
+		at[nf] = off;
+		bt->len = len;
+		lvs[nf++] = lv;
+		off += len;
+	}
+	for (size_t i = 0; i < nf; i++)
+		t->files[i] = (struct store_file){t->built[i].path, t->arena + at[i], t->built[i].len,
+		                                  false, 0};
+	int rc = nf ? store_files_put(t->st, t->files, nf, why) : 0;
+	for (size_t i = 0; rc == 0 && i < nf; i++)
+		t->published[lvs[i]] = t->built[i].id.index + 1;
+	return rc;
 }
 
 int
@@ -769,6 +1006,13 @@ tlog_head_put(struct tlog *t, const struct store_head *h, const char **reason)
 		if (reason)
 			*reason = "the head's root is not the tree's root at that size";
 		return -EBADMSG;
+	}
+	const char *why = NULL;
+	int rc = publish_partials(t, h->size, &why);
+	if (rc < 0) {
+		if (reason)
+			*reason = why;
+		return rc;
 	}
 	return store_head_put(t->st, h, reason);
 }

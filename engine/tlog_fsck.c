@@ -47,7 +47,8 @@ report(struct fsck *k, const char *fmt, ...)
 		k->problem(k->ctx, msg);
 }
 
-/* Hash tile (L, idx, w) against want[0, w); a missing partial may be read as the full tile. */
+/* Hash tile (L, idx, w) against want[0, w); a partial one is the prefix of its edge file (or of
+ * the full tile once that exists), which may hold uncommitted bytes past it. */
 static void
 compare_hash_tile(struct fsck *k, unsigned L, uint64_t idx, unsigned w, const merkle_hash_t *want)
 {
@@ -56,13 +57,8 @@ compare_hash_tile(struct fsck *k, unsigned L, uint64_t idx, unsigned w, const me
 	tlog_tile_name(path, &id);
 	size_t len = 0;
 	int rc = tlog_tile_read(k->st, &id, &k->buf, &k->cap, &len);
-	if (rc == -ENOENT && w < TILES_WIDTH) {
-		struct tiles_id full = id;
-		full.width = TILES_WIDTH;
-		rc = tlog_tile_read(k->st, &full, &k->buf, &k->cap, &len);
-		if (rc == 0 && len >= (size_t)w * MERKLE_HASH_LEN)
-			len = (size_t)w * MERKLE_HASH_LEN;
-	}
+	if (rc == 0 && w < TILES_WIDTH && len >= (size_t)w * MERKLE_HASH_LEN)
+		len = (size_t)w * MERKLE_HASH_LEN;
 	k->stats->hash_tiles++;
 	if (rc < 0) {
 		report(k, "%s: %s", path, rc == -ENOENT ? "missing" : "unreadable");
@@ -111,11 +107,6 @@ load_tile(struct fsck *k)
 	tlog_tile_name(path, &d);
 	size_t len = 0;
 	int rc = tlog_tile_read(k->st, &d, &k->buf, &k->cap, &len);
-	if (rc == -ENOENT && w < TILES_WIDTH) {
-		d.width = TILES_WIDTH;
-		rc = tlog_tile_read(k->st, &d, &k->buf, &k->cap, &len);
-		d.width = (uint16_t)w;
-	}
 	k->stats->data_tiles++;
 	if (rc < 0) {
 		report(k, "%s: %s; entries from %llu on cannot be checked", path,
@@ -125,7 +116,7 @@ load_tile(struct fsck *k)
 	}
 	const uint8_t *ent[TILES_WIDTH];
 	size_t el[TILES_WIDTH];
-	/* A full tile read for a partial one holds more: split only the prefix. */
+	/* A partial tile's file (edge or full) may hold more: split only the prefix. */
 	size_t off = 0;
 	for (unsigned i = 0; i < w; i++) {
 		long l = k->c->entry_len(k->buf + off, len - off);
@@ -138,7 +129,7 @@ load_tile(struct fsck *k)
 		el[i] = (size_t)l;
 		off += (size_t)l;
 	}
-	if (off != len && d.width == w)
+	if (off != len && w == TILES_WIDTH)
 		report(k, "%s: %zu bytes after its %u entries", path, len - off, w);
 	/* Leaf hashes against the level-0 hash tile, named by the data tile. */
 	struct tiles_id h = {t, (uint16_t)w, 0, false};
@@ -147,11 +138,6 @@ load_tile(struct fsck *k)
 	uint8_t *hb = NULL;
 	size_t hcap = 0, hlen = 0;
 	rc = tlog_tile_read(k->st, &h, &hb, &hcap, &hlen);
-	if (rc == -ENOENT && w < TILES_WIDTH) {
-		h.width = TILES_WIDTH;
-		rc = tlog_tile_read(k->st, &h, &hb, &hcap, &hlen);
-		h.width = (uint16_t)w;
-	}
 	bool hash_ok = rc == 0 && hlen >= (size_t)w * MERKLE_HASH_LEN;
 	bool reported = false;
 	for (unsigned i = 0; i < w; i++) {

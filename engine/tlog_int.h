@@ -10,9 +10,13 @@
 struct tlog_built {
 	struct tiles_id id;
 	size_t off, len;
+	size_t old_len; /* bytes of it already committed (the old right edge), else 0 */
 	char path[TILES_PATH_MAX];
+	char epath[TILES_PATH_MAX];    /* its edge file */
 	char pdir[TILES_PATH_MAX + 4]; /* "<path>.p", removed once this full tile is durable */
 };
+
+#define TLOG_LEVELS (TILES_MAX_LEVEL + 2) /* hash levels 0..7, then data */
 
 struct tlog {
 	struct store *st;
@@ -34,7 +38,13 @@ struct tlog {
 	struct store_hash_row *hrows;
 	struct tlog_built *built;
 	struct store_file *files;
+	struct store_link *links;
 	const char **rmdirs;
+	const struct merkle_frontier *pending; /* the tree a commit in flight makes */
+	size_t nbatch;                         /* and its batch's entry count */
+	/* Per level (TLOG_LEVELS, data last): 1 + the tile whose partial tiles were written at
+	 * their tlog paths for a signed head (its .p directory goes once the tile is full). */
+	uint64_t published[TLOG_LEVELS];
 	size_t nbuilt, built_cap;
 	uint8_t *arena;
 	size_t arena_cap;
@@ -50,15 +60,23 @@ struct tlog_reader {
 	size_t cap;
 };
 
-/* Reads a whole tile into *buf (grown as needed). Returns 0 or -errno (-ENOENT: missing). */
+/* Reads a tile into *buf (grown as needed). A partial tile comes from its edge file or, once
+ * that is gone, from the full tile: either may hold more than the partial (take the prefix).
+ * Returns 0 or -errno (-ENOENT: missing). */
 int tlog_tile_read(struct store *st, const struct tiles_id *id, uint8_t **buf, size_t *cap,
                    size_t *len);
+/* "edge/data/<N>" or "edge/<L>/<N>": where tile id's right edge grows in place. */
+int tlog_edge_path(char *out, size_t cap, const struct tiles_id *id);
 /* Splits exactly `want` entries off p[0, n) with nothing left over; 0 or -EBADMSG. */
 int tlog_split(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
                const uint8_t **entry, size_t *len);
+/* Splits the first `want` entries off p[0, n); returns the bytes they take or -EBADMSG. */
+long tlog_split_prefix(const struct tlog_codec *c, const uint8_t *p, size_t n, size_t want,
+                       const uint8_t **entry, size_t *len);
 void tlog_msg(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void tlog_hex(char out[65], const uint8_t h[32]);
-/* The tile's path, for messages ("?" for an id without one). */
+/* The tile's file, for messages: its path, or for a partial tile its edge file ("?" for an
+ * id without one). */
 void tlog_tile_name(char path[TILES_PATH_MAX], const struct tiles_id *id);
 
 #endif

@@ -424,11 +424,76 @@ close_all(int *fds, size_t n)
 			close(fds[i]);
 }
 
-/* Opens every file (new ones created, with their directories), writes them through the ring,
- * trims any longer stale file, then fdatasyncs the files and every directory that gained an
- * entry, all at once. */
+/* Opens one file of a batch for writing; a new one (and any directory made for it) puts its
+ * parent in `sync`. */
 static int
-write_files(struct store *s, const struct store_batch *b, const char **why)
+open_for_write(struct store *s, const struct store_file *f, struct dirset *sync, const char **why)
+{
+	const char *p = f->path;
+	if (!path_ok(p))
+		return *why = "bad file path in batch", -EINVAL;
+	/* A new file needs its directory entry synced; a stale one (past the committed state,
+	 * from before a crash) is overwritten in place and trimmed. */
+	int fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		int rc = make_parents(s->dirfd, p, sync);
+		if (rc < 0)
+			return *why = rc == -ENOSPC ? "disk full while creating tile directories"
+			                            : "cannot create tile directories",
+			       rc;
+		fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
+	if (fd >= 0) {
+		if (dirset_add_parent(sync, p) < 0) {
+			close(fd);
+			return *why = "too many directories in one batch", -E2BIG;
+		}
+	} else if (errno == EEXIST) {
+		fd = openat(s->dirfd, p, O_WRONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		int rc = -errno;
+		return *why = rc == -ENOSPC ? "disk full while creating tiles"
+		                            : "cannot open a tile for writing",
+		       rc;
+	}
+	return fd;
+}
+
+/* Second names: each `to` (a stale one replaced) for its `from`. Both parents get synced. */
+static int
+make_links(struct store *s, const struct store_batch *b, struct dirset *sync, const char **why)
+{
+	for (size_t i = 0; i < b->nlinks; i++) {
+		const struct store_link *l = &b->links[i];
+		if (!path_ok(l->from) || !path_ok(l->to))
+			return *why = "bad link path in batch", -EINVAL;
+		int rc = linkat(s->dirfd, l->from, s->dirfd, l->to, 0) == 0 ? 0 : -errno;
+		if (rc == -ENOENT) {
+			rc = make_parents(s->dirfd, l->to, sync);
+			if (rc == 0)
+				rc = linkat(s->dirfd, l->from, s->dirfd, l->to, 0) == 0 ? 0 : -errno;
+		}
+		if (rc == -EEXIST) {
+			unlinkat(s->dirfd, l->to, 0);
+			rc = linkat(s->dirfd, l->from, s->dirfd, l->to, 0) == 0 ? 0 : -errno;
+		}
+		if (rc < 0)
+			return *why = rc == -ENOSPC ? "disk full while linking a full tile"
+			                            : "cannot link a full tile",
+			       rc;
+		if (dirset_add_parent(sync, l->to) < 0 || dirset_add_parent(sync, l->from) < 0)
+			return *why = "too many directories in one batch", -E2BIG;
+	}
+	return 0;
+}
+
+/* Opens every file (new ones created, with their directories), writes them through the ring,
+ * trims any longer stale file, makes the links, then fdatasyncs the files and every directory
+ * that gained an entry, all at once, running the batch's check meanwhile. */
+static int
+write_files(struct store *s, const struct store_batch *b, struct sio_during *during,
+            const char **why)
 {
 	struct dirset sync = {.n = 0};
 	size_t nf = b->nfiles;
@@ -439,45 +504,21 @@ write_files(struct store *s, const struct store_batch *b, const char **why)
 		return *why = "out of memory", rc;
 	size_t nfds = 0;
 	for (size_t i = 0; i < nf; i++) {
-		const char *p = b->files[i].path;
-		if (!path_ok(p)) {
-			rc = -EINVAL, *why = "bad file path in batch";
-			goto out;
-		}
-		/* A new file needs its directory entry synced; a stale one (past the committed
-		 * state, from before a crash) is overwritten in place and trimmed. */
-		int fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0 && errno == ENOENT) {
-			rc = make_parents(s->dirfd, p, &sync);
-			if (rc < 0) {
-				*why = rc == -ENOSPC ? "disk full while creating tile directories"
-				                     : "cannot create tile directories";
-				goto out;
-			}
-			fd = openat(s->dirfd, p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		}
-		if (fd >= 0) {
-			rc = dirset_add_parent(&sync, p);
-		} else if (errno == EEXIST) {
-			fd = openat(s->dirfd, p, O_WRONLY | O_CLOEXEC);
-		}
+		const struct store_file *f = &b->files[i];
+		int fd = open_for_write(s, f, &sync, why);
 		if (fd < 0) {
-			rc = -errno;
-			*why = rc == -ENOSPC ? "disk full while creating tiles"
-			                     : "cannot open a tile for writing";
+			rc = fd;
 			goto out;
 		}
 		s->fds[nfds++] = fd;
-		if (rc < 0) {
-			*why = "too many directories in one batch";
-			goto out;
-		}
-		s->jobs[i] = (struct sio_job){fd, b->files[i].data, b->files[i].len, 0};
+		s->jobs[i] = (struct sio_job){fd, f->data, f->len, 0, f->in_place ? f->offset : 0};
 	}
 	rc = sio_write_all(&s->io, s->jobs, nf, why);
 	for (size_t i = 0; rc == 0 && i < nf; i++)
-		if (ftruncate(s->fds[i], (off_t)b->files[i].len) < 0)
+		if (!b->files[i].in_place && ftruncate(s->fds[i], (off_t)b->files[i].len) < 0)
 			rc = -errno, *why = "cannot trim a stale tile";
+	if (rc == 0)
+		rc = make_links(s, b, &sync, why);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < sync.n; i++) {
@@ -488,7 +529,7 @@ write_files(struct store *s, const struct store_batch *b, const char **why)
 		}
 		s->fds[nfds++] = fd;
 	}
-	rc = sio_sync_all(&s->io, s->fds, nfds, why);
+	rc = sio_sync_all(&s->io, s->fds, nfds, during, why);
 out:
 	close_all(s->fds, nfds);
 	return rc;
@@ -538,10 +579,16 @@ store_commit(struct store *s, const struct store_batch *b, const char **reason)
 			*reason = "commit would move the tree size backwards";
 		return -EINVAL;
 	}
-	/* 1. Files durable. */
-	int rc = write_files(s, b, &why);
+	/* 1. Files durable, the batch's check run meanwhile. */
+	struct sio_during during = {b->check, b->check_ctx, 0, NULL};
+	int rc = write_files(s, b, &during, &why);
 	if (rc < 0)
 		return fail(s, rc, why, reason);
+	if (during.rc != 0) { /* refused: nothing committed, nothing the state names touched */
+		if (reason)
+			*reason = during.why;
+		return during.rc < 0 ? during.rc : -EBADMSG;
+	}
 	/* 2. One synced LMDB transaction: from here on the batch is durable. */
 	rc = sdb_commit_state(&s->db, b, &why);
 	if (rc < 0)
@@ -553,10 +600,55 @@ store_commit(struct store *s, const struct store_batch *b, const char **reason)
 	rc = store_index_push(s, b->dedup, b->ndedup, b->hashes, b->nhashes, b->state.size, &why);
 	if (rc < 0)
 		fail(s, rc, why, NULL);
+	for (size_t i = 0; i < b->nlinks; i++)
+		if (path_ok(b->links[i].from))
+			unlinkat(s->dirfd, b->links[i].from, 0);
 	for (size_t i = 0; i < b->nremove_dirs; i++)
 		if (path_ok(b->remove_dirs[i]))
 			remove_tree(s->dirfd, b->remove_dirs[i]);
 	return 0;
+}
+
+int
+store_file_trim(struct store *s, const char *path, uint64_t len, const char **reason)
+{
+	if (!path_ok(path))
+		return -EINVAL;
+	int fd = openat(s->dirfd, path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = ftruncate(fd, (off_t)len) == 0 && fdatasync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	if (rc < 0 && reason)
+		*reason = "cannot trim a file past the committed state";
+	return rc;
+}
+
+int
+store_file_remove(struct store *s, const char *path)
+{
+	if (!path_ok(path))
+		return -EINVAL;
+	return unlinkat(s->dirfd, path, 0) == 0 ? 0 : -errno;
+}
+
+int
+store_files_put(struct store *s, const struct store_file *files, size_t n, const char **reason)
+{
+	const char *why = NULL;
+	if (!s->index_running) {
+		if (reason)
+			*reason = "the log is open read-only";
+		return -EROFS;
+	}
+	if (s->failed) {
+		if (reason)
+			*reason = s->failed;
+		return s->failed_rc ? s->failed_rc : -EIO;
+	}
+	struct store_batch b = {.files = files, .nfiles = n};
+	int rc = write_files(s, &b, NULL, &why);
+	return rc < 0 ? fail(s, rc, why, reason) : 0;
 }
 
 int

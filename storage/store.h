@@ -14,8 +14,8 @@
  * keys dirty about one page per row, four times the bytes of the entry itself, so keeping them
  * out of the commit's fdatasync is what lets a commit run at disk bandwidth (bench/README.md).
  *
- * Commit order (store_commit): every file written and fdatasync'd, new directories synced;
- * then one synced LMDB transaction with the new state; then the index rows are queued; then
+ * Commit order (store_commit): every file written, links made, files and the directories
+ * that gained or lost entries fdatasync'd in one round; then one synced LMDB transaction with the new state; then the index rows are queued; then
  * return. Once it returns 0, a crash or power cut cannot lose the batch.
  *
  * Threads
@@ -82,6 +82,17 @@ struct store_file {
 	const char *path; /* relative, like "tile/0/x001/234.p/7"; no "..", no leading '/' */
 	const uint8_t *data;
 	size_t len;
+	/* false: the file becomes exactly these bytes (created, or a stale one overwritten and
+	 * trimmed). true: the bytes go at `offset` into the file as it is (created when missing),
+	 * nothing trimmed: a file that grows in place, bytes before `offset` untouched. */
+	bool in_place;
+	uint64_t offset;
+};
+
+/* `to` becomes a second name of the file `from` (a stale `to` is replaced) before the sync;
+ * `from` is unlinked after the commit. No inode is allocated or freed. */
+struct store_link {
+	const char *from, *to;
 };
 
 struct store_row {
@@ -105,8 +116,15 @@ struct store_issuer {
 struct store_batch {
 	const struct store_file *files;
 	size_t nfiles;
+	const struct store_link *links;
+	size_t nlinks;
 	const char *const *remove_dirs; /* removed (recursively) after the commit; best effort */
 	size_t nremove_dirs;
+	/* Runs once while the files sync (CPU work overlapping the device's); a non-zero return
+	 * refuses the batch before the state commit, with *why, and the store stays usable (the
+	 * bytes written lie past the committed state). NULL: none. */
+	int (*check)(void *ctx, const char **why);
+	void *check_ctx;
 	struct store_state state; /* the new committed state; size never below the current one */
 	const struct store_issuer *issuers;
 	size_t nissuers;
@@ -126,6 +144,17 @@ void store_close(struct store *s);
 /* The durable commit; see the contract above. Writer thread only. */
 __attribute__((warn_unused_result)) int store_commit(struct store *s, const struct store_batch *b,
                                                      const char **reason);
+
+/* Writes files durably (as store_commit does) without changing the state: for copies that
+ * readers of other files may want, like the partial tiles of a signed size. Writer thread. */
+__attribute__((warn_unused_result)) int
+store_files_put(struct store *s, const struct store_file *files, size_t n, const char **reason);
+
+/* Recovery at open (writer thread): trims a file past the committed state to `len` bytes,
+ * durably; removes a file that no committed state needs. -ENOENT when it is missing. */
+__attribute__((warn_unused_result)) int store_file_trim(struct store *s, const char *path,
+                                                        uint64_t len, const char **reason);
+int store_file_remove(struct store *s, const char *path);
 
 /* Records a signed head before anyone sees it: one synced transaction that adds (size, root)
  * to the record of signed sizes and makes it the latest head. -EEXIST when that size was

@@ -16,12 +16,13 @@ struct sio {
 	bool ready;
 };
 
-/* One file's bytes to write at offset 0. `done` counts what the kernel has taken so far. */
+/* One file's bytes to write at offset `off`. `done` counts what the kernel has taken so far. */
 struct sio_job {
 	int fd;
 	const uint8_t *data;
 	size_t len;
 	size_t done;
+	uint64_t off;
 };
 
 int sio_init(struct sio *io);
@@ -30,8 +31,17 @@ void sio_free(struct sio *io);
  * batches, short writes continued, -EAGAIN resubmitted. Returns 0 or the first error. */
 int sio_write_all(struct sio *io, struct sio_job *jobs, size_t n, const char **reason);
 /* fdatasync on every fd at once (one request each, reaped together). A failure is final:
- * never retried (the page cache cannot be trusted after it). */
-int sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason);
+ * never retried (the page cache cannot be trusted after it). `during` (may be NULL) runs once
+ * while the requests are in flight; its error is returned in *during_rc (the syncs still
+ * finish). */
+struct sio_during {
+	int (*fn)(void *ctx, const char **why);
+	void *ctx;
+	int rc;
+	const char *why;
+};
+int sio_sync_all(struct sio *io, const int *fds, size_t n, struct sio_during *during,
+                 const char **reason);
 
 /* ---- LMDB (store_db.c) -------------------------------------------------------------------- */
 /* The one place LMDB's codes become errnos and reasons. */

@@ -59,7 +59,7 @@ queue_write(struct sio *io, struct sio_job *j, size_t tag)
 		return false;
 	size_t left = j->len - j->done;
 	unsigned n = left > MAX_WRITE ? MAX_WRITE : (unsigned)left;
-	io_uring_prep_write(sqe, j->fd, j->data + j->done, n, (uint64_t)j->done);
+	io_uring_prep_write(sqe, j->fd, j->data + j->done, n, j->off + j->done);
 	io_uring_sqe_set_data64(sqe, tag);
 	return true;
 }
@@ -199,7 +199,8 @@ queue_sync(struct sio *io, int fd, size_t tag)
 }
 
 int
-sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason)
+sio_sync_all(struct sio *io, const int *fds, size_t n, struct sio_during *during,
+             const char **reason)
 {
 	size_t retry[SIO_DEPTH];
 	struct sctx c = {fds, retry, 0};
@@ -221,6 +222,12 @@ sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason)
 			c.nretry = 0;
 			next = n;
 		}
+		if (during && during->fn) { /* the CPU work that overlaps the device's */
+			if (inflight > 0 && io_uring_submit(&io->ring) < 0 && err == 0)
+				err = -EIO;
+			during->rc = during->fn(during->ctx, &during->why);
+			during->fn = NULL;
+		}
 		if (inflight == 0)
 			continue;
 		unsigned got = 0;
@@ -228,6 +235,10 @@ sio_sync_all(struct sio *io, const int *fds, size_t n, const char **reason)
 		inflight -= got;
 		if (rc < 0 && err == 0)
 			err = rc;
+	}
+	if (during && during->fn) {
+		during->rc = during->fn(during->ctx, &during->why);
+		during->fn = NULL;
 	}
 	if (err != 0 && reason)
 		*reason = err == -ENOSPC ? "disk full while syncing tiles"
