@@ -13,8 +13,8 @@
  *                      rounded up to 4096 bytes;
  *   append verify      tlog_append() of the batch, the engine as shipped;
  *   append no_verify   the same with tlog_opts.no_verify (no before-commit recomputation);
- *   append leaves_given  the same with the leaf hashes passed in (computed before the call,
- *                      as a front end would on other cores).
+ *   append hashes_given  the same with the leaf hashes and dedup rows passed in (computed
+ *                      before the call, as admission and hashing cores would).
  * Each append variant has its own log, fresh per batch size and growing across the rounds, so
  * the three logs have the same size at every round (index work grows with the log). An append
  * phase's time is the sum of its calls plus the wait, at its end, for the index thread to
@@ -115,6 +115,7 @@ struct batch_buf {
 	const uint8_t *entry[MAX_BATCH];
 	size_t len[MAX_BATCH];
 	merkle_hash_t leaf[MAX_BATCH];
+	struct store_row dedup[MAX_BATCH];
 };
 
 static void
@@ -398,7 +399,7 @@ baseline_phase(struct contender *c, int fd, bool direct, struct batch_buf *b, si
 /* tlog_append() batch after batch; then waits for the index thread (timed with the phase). */
 static void
 append_phase(struct contender *c, struct tlog *t, struct batch_buf *b, size_t batch,
-             bool leaves_given)
+             bool hashes_given)
 {
 	uint64_t entries = 0;
 	double secs = 0, t0 = now(), w0 = io_write_bytes() - index_write_bytes();
@@ -406,12 +407,19 @@ append_phase(struct contender *c, struct tlog *t, struct batch_buf *b, size_t ba
 	while (!phase_done(entries * ENTRY_LEN, t0)) {
 		uint64_t first = tlog_size(t);
 		make_batch(b, first, batch);
-		if (leaves_given)
+		if (hashes_given) { /* as the admission and hashing cores would */
 			sha256x_leaves(b->leaf, b->entry, b->len, batch);
+			for (size_t i = 0; i < batch; i++)
+				if (tlog_codec_plain.dedup_row(b->entry[i], b->len[i], first + i,
+				                               &b->dedup[i]) < 0)
+					exit(99);
+		}
 		struct tlog_batch tb = {
 		        .entry = b->entry,
 		        .len = b->len,
-		        .leaf = leaves_given ? (const merkle_hash_t *)b->leaf : NULL,
+		        .leaf = hashes_given ? (const merkle_hash_t *)b->leaf : NULL,
+		        .dedup = hashes_given ? b->dedup : NULL,
+		        .ndedup = hashes_given ? batch : 0,
 		        .n = batch,
 		        .timestamp = 1700000000000ull + first,
 		};
@@ -497,7 +505,7 @@ struct batch_result {
 static struct batch_result
 batch_case(size_t batch, struct batch_buf *b)
 {
-	static const char *const variant[3] = {"verify", "no_verify", "leaves_given"};
+	static const char *const variant[3] = {"verify", "no_verify", "hashes_given"};
 	char dir[3][4200], pw_path[4200], od_path[4200];
 	for (int v = 0; v < 3; v++)
 		snprintf(dir[v], sizeof dir[v], "%s/log-%zu-%s", work, batch, variant[v]);

@@ -177,12 +177,14 @@ lost_index_is_rebuilt_from_the_data_tiles(void)
 	const char *why = NULL;
 	CHECK(t && append_range(t, 0, 1000, &why) == 0, "append");
 	tlog_close(t);
-	snprintf(p, sizeof p, "%s/index.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof p, "%s/index.mdb-lock", dir);
-	unlink(p);
+	struct stat sb;
+	snprintf(p, sizeof p, "%s/index/manifest", dir);
+	CHECK(stat(p, &sb) == 0, "index/ has a manifest");
+	snprintf(p, sizeof p, "%s/index", dir);
+	tmpdir_remove(p);
+	CHECK(stat(p, &sb) < 0, "index/ removed");
 	t = open_log(dir, false, msg);
-	CHECK(t != NULL, "reopen without index.mdb: %s", msg);
+	CHECK(t != NULL, "reopen without index/: %s", msg);
 	if (t == NULL)
 		return;
 	CHECK(store_index_watermark(tlog_store(t)) == 1000, "watermark rebuilt");
@@ -424,7 +426,8 @@ signed_heads_write_partial_tiles_at_their_paths_until_full(void)
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
 		fd = open(p, O_WRONLY | O_CREAT, 0644);
-		CHECK(fd >= 0 && write(fd, junk, sizeof junk) == (ssize_t)sizeof junk, "stale file");
+		CHECK(fd >= 0 && write(fd, junk, sizeof junk) == (ssize_t)sizeof junk,
+		      "stale file");
 		if (fd >= 0)
 			close(fd);
 	}

@@ -164,7 +164,8 @@ source_read(void *ctx, const struct tiles_id *id, uint8_t *out)
 	struct store *st = ctx;
 	char path[TILES_PATH_MAX];
 	size_t want = (size_t)id->width * MERKLE_HASH_LEN;
-	if (id->width < TILES_WIDTH) { /* the edge file; -ENOENT makes the caller try the full tile */
+	if (id->width <
+	    TILES_WIDTH) { /* the edge file; -ENOENT makes the caller try the full tile */
 		if (tlog_edge_path(path, sizeof path, id) < 0)
 			return -EINVAL;
 		return read_prefix(st, path, out, want);
@@ -291,8 +292,8 @@ check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, si
 	long used = tlog_split_prefix(t->codec, t->rbuf, len, w, ent, el);
 	if (used < 0 || (w == TILES_WIDTH && (size_t)used != len)) {
 		tlog_msg(msg, ml,
-		         "%s: does not hold exactly %u %s entries (truncated or corrupted)",
-		         path, w, t->codec->name);
+		         "%s: does not hold exactly %u %s entries (truncated or corrupted)", path,
+		         w, t->codec->name);
 		return -EBADMSG;
 	}
 	len = (size_t)used;
@@ -419,7 +420,8 @@ rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 		const uint8_t *ent[TILES_WIDTH];
 		size_t el[TILES_WIDTH];
 		if (rc == 0)
-			rc = tlog_split_prefix(t->codec, t->rbuf, len, w, ent, el) < 0 ? -EBADMSG : 0;
+			rc = tlog_split_prefix(t->codec, t->rbuf, len, w, ent, el) < 0 ? -EBADMSG
+			                                                               : 0;
 		if (rc < 0) {
 			tlog_msg(msg, ml, "rebuilding the index: %s is missing or corrupted", path);
 			return -EBADMSG;
@@ -477,15 +479,18 @@ tidy_edge_dir(struct tlog *t, unsigned lv, uint64_t n, char *msg, size_t ml)
 	const uint8_t *bytes;
 	size_t len = edge_bytes(t, lv, n, &bytes);
 	t->published[lv] = partial ? id.index + 1 : 0;
-	char dir[PATH_MAX], rel[TILES_PATH_MAX + 32];
-	const char *sub = data ? "data" : (const char *[]){"0", "1", "2", "3", "4", "5", "6", "7"}[lv];
+	char dir[PATH_MAX], rel[300], sub[8];
+	if (data)
+		strcpy(sub, "data");
+	else
+		snprintf(sub, sizeof sub, "%u", lv);
 	snprintf(dir, sizeof dir, "%s/edge/%s", store_dir(t->st), sub);
 	bool have = false;
 	DIR *d = opendir(dir);
 	for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
 		char *end;
 		unsigned long long k = strtoull(e->d_name, &end, 10);
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end != 0)
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || *end != 0 || strlen(e->d_name) > 20)
 			continue;
 		snprintf(rel, sizeof rel, "edge/%s/%s", sub, e->d_name);
 		if (partial && k == id.index) {
@@ -795,8 +800,9 @@ batch_files(struct tlog *t, size_t *nlinks, size_t *nrm)
 		struct tlog_built *bt = &t->built[i];
 		bool full = bt->id.width == TILES_WIDTH;
 		if (bt->old_len > 0)
-			t->files[nf++] = (struct store_file){bt->epath, t->arena + bt->off + bt->old_len,
-			                                     bt->len - bt->old_len, true, bt->old_len};
+			t->files[nf++] =
+			        (struct store_file){bt->epath, t->arena + bt->off + bt->old_len,
+			                            bt->len - bt->old_len, true, bt->old_len};
 		else
 			t->files[nf++] = (struct store_file){full ? bt->path : bt->epath,
 			                                     t->arena + bt->off, bt->len, false, 0};
@@ -940,7 +946,9 @@ publish_partials(struct tlog *t, uint64_t size, const char **why)
 	unsigned lvs[TLOG_LEVELS];
 	for (unsigned lv = 0; lv < TLOG_LEVELS; lv++) {
 		bool data = lv == TLOG_LEVELS - 1;
-		uint64_t count = data ? size : lv * TILES_HEIGHT < 64 ? size >> (lv * TILES_HEIGHT) : 0;
+		uint64_t count = data                     ? size
+		                 : lv * TILES_HEIGHT < 64 ? size >> (lv * TILES_HEIGHT)
+		                                          : 0;
 		if (count % TILES_WIDTH == 0)
 			continue;
 		struct tlog_built *bt = &t->built[nf];
@@ -951,7 +959,8 @@ publish_partials(struct tlog *t, uint64_t size, const char **why)
 		if (rc == 0 && data) {
 			const uint8_t *ent[TILES_WIDTH];
 			size_t el[TILES_WIDTH];
-			long used = tlog_split_prefix(t->codec, t->rbuf, len, bt->id.width, ent, el);
+			long used =
+			        tlog_split_prefix(t->codec, t->rbuf, len, bt->id.width, ent, el);
 			rc = used < 0 ? -EBADMSG : 0;
 			len = (size_t)used;
 		} else if (rc == 0) {
@@ -963,7 +972,8 @@ publish_partials(struct tlog *t, uint64_t size, const char **why)
 		if (rc == 0)
 			rc = tiles_path(bt->path, sizeof bt->path, &bt->id) < 0 ? -EINVAL : 0;
 		if (rc < 0) {
-			*why = "cannot read the right edge to write the signed size's partial tiles";
+			*why = "cannot read the right edge to write the signed size's partial "
+			       "tiles";
 			return rc;
 		}
 		memcpy(t->arena + off, t->rbuf, len);
@@ -973,8 +983,8 @@ publish_partials(struct tlog *t, uint64_t size, const char **why)
 		off += len;
 	}
 	for (size_t i = 0; i < nf; i++)
-		t->files[i] = (struct store_file){t->built[i].path, t->arena + at[i], t->built[i].len,
-		                                  false, 0};
+		t->files[i] = (struct store_file){t->built[i].path, t->arena + at[i],
+		                                  t->built[i].len, false, 0};
 	int rc = nf ? store_files_put(t->st, t->files, nf, why) : 0;
 	for (size_t i = 0; rc == 0 && i < nf; i++)
 		t->published[lvs[i]] = t->built[i].id.index + 1;

@@ -12,6 +12,14 @@
  * - Before a batch is committed, its new root is recomputed from the tiles just built (with
  *   the older tiles read back from disk) and each entry's leaf hash is recomputed from the data
  *   tile bytes; a mismatch refuses the batch (-EBADMSG), so a flipped bit never gets signed.
+ *   The recomputation runs while the batch's files sync, so it costs no latency.
+ * - Files: a full tile lives at its tlog-tiles path (tile/<L>/<N>, tile/data/<N>). The right
+ *   edge, the one partial tile per level, grows in place in edge/<L>/<N> and edge/data/<N>
+ *   (only the new bytes are written; no file is created or deleted per batch); once full, the
+ *   tile gets its tlog path as a second name and the edge name goes. tlog_head_put() writes the
+ *   partial tiles of the signed size at their tlog paths (N.p/W) before recording the head,
+ *   so the tile directory serves every signed size as it is; a .p directory goes once its
+ *   tile is full.
  * - tlog_open() recovers after a crash at any moment: the committed state is what counts,
  *   bytes past it are ignored and later overwritten, and index rows that lag are rebuilt from
  *   the data tiles. A log whose tiles contradict its committed state or its last signed head

@@ -86,13 +86,13 @@ check_index(struct fsck *k, uint64_t idx, const uint8_t *e, size_t len, const me
 	uint64_t got = 0;
 	int rc = store_hash_get(k->r, lh, &got);
 	if (rc < 0 || got > idx)
-		report(k, "index.mdb: leaf hash of entry %llu %s", (unsigned long long)idx,
+		report(k, "index/: leaf hash of entry %llu %s", (unsigned long long)idx,
 		       rc < 0 ? "is missing" : "points past the entry");
 	struct store_row row;
 	uint8_t v[STORE_VALUE_MAX];
 	if (k->c->dedup_row && k->c->dedup_row(e, len, idx, &row) == 0 &&
 	    store_dedup_get(k->r, row.key, v) < 0)
-		report(k, "index.mdb: dedup row of entry %llu is missing", (unsigned long long)idx);
+		report(k, "index/: dedup row of entry %llu is missing", (unsigned long long)idx);
 	k->stats->index_rows_checked++;
 }
 

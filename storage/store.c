@@ -7,11 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/store_int.h"
 
-#define DEFAULT_QUEUE_ROWS 16384
+#define DEFAULT_QUEUE_ROWS 32768
+#define INDEX_FLUSH_MS     1000 /* rows wait at most this long for a fuller run */
 
 static void *index_main(void *arg);
 static int disk_full(struct store *s, int rc, const char **why);
@@ -86,14 +88,20 @@ store_open(struct store **out, const char *dir, const struct store_opts *o, cons
 	rc = sdb_open(&s->db, dir, o, s->format, &why);
 	if (rc < 0)
 		goto fail;
-	rc = sdb_state_read(&s->db, &s->state, &s->watermark, &why);
+	rc = sdb_state_read(&s->db, &s->state, &why);
 	if (rc < 0)
 		goto fail;
+	char ipath[4096];
+	snprintf(ipath, sizeof ipath, "%s/index", dir);
+	struct runs_opts ro = {.ntables = 2, .read_only = o->read_only};
+	rc = runs_open(&s->runs, ipath, &ro, &why);
+	if (rc < 0)
+		goto fail;
+	s->watermark = runs_mark(s->runs);
 	if (s->watermark > s->state.size) {
 		rc = -EBADMSG;
-		why = "index.mdb covers more entries than state.mdb commits (state.mdb restored "
-		      "from an "
-		      "older copy?)";
+		why = "index/ covers more entries than state.mdb commits (state.mdb restored from "
+		      "an older copy?)";
 		goto fail;
 	}
 	if (o->read_only)
@@ -109,7 +117,9 @@ store_open(struct store **out, const char *dir, const struct store_opts *o, cons
 		goto fail;
 	}
 	s->qcap = o->index_queue_rows ? o->index_queue_rows : DEFAULT_QUEUE_ROWS;
-	if (queue_alloc(&s->q, s->qcap) < 0 || queue_alloc(&s->work, s->qcap) < 0) {
+	s->hrows = calloc(s->qcap, sizeof *s->hrows);
+	if (s->hrows == NULL || queue_alloc(&s->q, s->qcap) < 0 ||
+	    queue_alloc(&s->work, s->qcap) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -143,6 +153,8 @@ store_close(struct store *s)
 	}
 	queue_free(&s->q);
 	queue_free(&s->work);
+	free(s->hrows);
+	runs_close(s->runs);
 	sio_free(&s->io);
 	sdb_close(&s->db);
 	if (s->dirfd >= 0)
@@ -185,18 +197,45 @@ queue_empty(const struct store_queue *q)
 	return q->nd == 0 && q->nh == 0 && !q->has_size;
 }
 
-static int
-cmp_row(const void *a, const void *b)
+static size_t
+queue_rows(const struct store_queue *q)
 {
-	return memcmp(((const struct store_row *)a)->key, ((const struct store_row *)b)->key,
-	              STORE_KEY_LEN);
+	return q->nd > q->nh ? q->nd : q->nh;
 }
 
-static int
-cmp_hash_row(const void *a, const void *b)
+/* Waits for rows worth a run: half a queue, a sync or stop, or INDEX_FLUSH_MS after the first
+ * rows came. Called and returns with qlock held. */
+static void
+wait_for_rows(struct store *s)
 {
-	return memcmp(((const struct store_hash_row *)a)->hash,
-	              ((const struct store_hash_row *)b)->hash, STORE_HASH_LEN);
+	while (!s->stop && queue_empty(&s->q))
+		pthread_cond_wait(&s->qcond, &s->qlock);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += INDEX_FLUSH_MS / 1000;
+	until.tv_nsec += (long)(INDEX_FLUSH_MS % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000)
+		until.tv_sec++, until.tv_nsec -= 1000000000;
+	while (!s->stop && !s->qsync && queue_rows(&s->q) < s->qcap / 2)
+		if (pthread_cond_timedwait(&s->qcond, &s->qlock, &until) == ETIMEDOUT)
+			break;
+}
+
+/* One run per table from the work queue, with the watermark it completes. */
+static int
+write_runs(struct store *s, uint64_t wm, const char **why)
+{
+	for (size_t i = 0; i < s->work.nh; i++) {
+		struct store_row *r = &s->hrows[i];
+		memcpy(r->key, s->work.hashes[i].hash, STORE_HASH_LEN);
+		r->len = 8;
+		uint64_t v = s->work.hashes[i].index;
+		for (int k = 7; k >= 0; k--, v >>= 8)
+			r->value[k] = (uint8_t)v;
+	}
+	struct store_row *const rows[2] = {s->work.dedup, s->hrows};
+	const size_t n[2] = {s->work.nd, s->work.nh};
+	return runs_add(s->runs, rows, n, wm, why);
 }
 
 static void *
@@ -205,8 +244,7 @@ index_main(void *arg)
 	struct store *s = arg;
 	pthread_mutex_lock(&s->qlock);
 	for (;;) {
-		while (!s->stop && queue_empty(&s->q))
-			pthread_cond_wait(&s->qcond, &s->qlock);
+		wait_for_rows(s);
 		if (queue_empty(&s->q))
 			break; /* stopping, and nothing left */
 		struct store_queue t = s->work;
@@ -219,16 +257,10 @@ index_main(void *arg)
 
 		int rc = 0;
 		const char *why = NULL;
-		if (!failed) {
-			/* Sorted keys touch each page once per transaction. */
-			qsort(s->work.dedup, s->work.nd, sizeof *s->work.dedup, cmp_row);
-			qsort(s->work.hashes, s->work.nh, sizeof *s->work.hashes, cmp_hash_row);
-			rc = sdb_index_put(&s->db, s->work.dedup, s->work.nd, s->work.hashes,
-			                   s->work.nh, wm, &why);
-		}
+		if (!failed)
+			rc = write_runs(s, wm, &why);
 		pthread_mutex_lock(&s->qlock);
 		if (rc < 0 && s->index_rc == 0) {
-			rc = disk_full(s, rc, &why);
 			s->index_rc = rc;
 			s->index_reason = why;
 		} else if (rc == 0 && !failed) {
@@ -292,8 +324,11 @@ store_index_sync(struct store *s, const char **reason)
 	if (!s->index_running)
 		return 0;
 	pthread_mutex_lock(&s->qlock);
+	s->qsync = true;
+	pthread_cond_signal(&s->qcond);
 	while (s->index_rc == 0 && (!queue_empty(&s->q) || s->qbusy))
 		pthread_cond_wait(&s->qdone, &s->qlock);
+	s->qsync = false;
 	int rc = s->index_rc;
 	if (rc != 0 && reason)
 		*reason = s->index_reason;
@@ -472,7 +507,8 @@ make_links(struct store *s, const struct store_batch *b, struct dirset *sync, co
 		if (rc == -ENOENT) {
 			rc = make_parents(s->dirfd, l->to, sync);
 			if (rc == 0)
-				rc = linkat(s->dirfd, l->from, s->dirfd, l->to, 0) == 0 ? 0 : -errno;
+				rc = linkat(s->dirfd, l->from, s->dirfd, l->to, 0) == 0 ? 0
+				                                                        : -errno;
 		}
 		if (rc == -EEXIST) {
 			unlinkat(s->dirfd, l->to, 0);
@@ -617,7 +653,10 @@ store_file_trim(struct store *s, const char *path, uint64_t len, const char **re
 	int fd = openat(s->dirfd, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = ftruncate(fd, (off_t)len) == 0 && fdatasync(fd) == 0 ? 0 : -errno;
+	struct stat st;
+	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+	if (rc == 0 && (uint64_t)st.st_size > len) /* only bytes past the committed state go */
+		rc = ftruncate(fd, (off_t)len) == 0 && fdatasync(fd) == 0 ? 0 : -errno;
 	close(fd);
 	if (rc < 0 && reason)
 		*reason = "cannot trim a file past the committed state";
@@ -694,12 +733,8 @@ store_reader_open(struct store *s, struct store_reader **out)
 		return -ENOMEM;
 	r->s = s;
 	int rc = mdb_txn_begin(s->db.state_env, NULL, MDB_RDONLY, &r->st);
-	if (rc == 0) {
-		mdb_txn_reset(r->st);
-		rc = mdb_txn_begin(s->db.index_env, NULL, MDB_RDONLY, &r->ix);
-	}
 	if (rc == 0)
-		mdb_txn_reset(r->ix);
+		mdb_txn_reset(r->st);
 	if (rc != 0) {
 		store_reader_close(r);
 		return sdb_err(rc, "reader", NULL);
@@ -715,8 +750,6 @@ store_reader_close(struct store_reader *r)
 		return;
 	if (r->st)
 		mdb_txn_abort(r->st);
-	if (r->ix)
-		mdb_txn_abort(r->ix);
 	free(r);
 }
 
@@ -823,14 +856,14 @@ store_signed_each(struct store_reader *r,
 int
 store_dedup_get(struct store_reader *r, const uint8_t key[STORE_KEY_LEN], uint8_t *value)
 {
-	return get_one(r->ix, r->s->db.dedup, key, STORE_KEY_LEN, value, STORE_VALUE_MAX);
+	return runs_get(r->s->runs, 0, key, value);
 }
 
 int
 store_hash_get(struct store_reader *r, const uint8_t hash[STORE_HASH_LEN], uint64_t *index)
 {
-	uint8_t v[8];
-	int n = get_one(r->ix, r->s->db.hashes, hash, STORE_HASH_LEN, v, sizeof v);
+	uint8_t v[STORE_VALUE_MAX];
+	int n = runs_get(r->s->runs, 1, hash, v);
 	if (n < 0)
 		return n;
 	if (n != 8)
@@ -960,13 +993,15 @@ store_usage_get(struct store *s, struct store_usage *u)
 {
 	memset(u, 0, sizeof *u);
 	du(s->dirfd, "tile", &u->tile_bytes, &u->tile_files, 0);
+	du(s->dirfd, "edge", &u->edge_bytes, &u->edge_files, 0);
 	u->state_bytes = file_bytes(s->dirfd, "state.mdb");
-	u->index_bytes = file_bytes(s->dirfd, "index.mdb");
-	int rc = table_stat(s->db.index_env, s->db.dedup, &u->dedup_bytes, &u->dedup_rows);
-	if (rc == 0)
-		rc = table_stat(s->db.index_env, s->db.hashes, &u->hash_bytes, &u->hash_rows);
-	if (rc == 0)
-		rc = table_stat(s->db.state_env, s->db.sig, NULL, &u->signed_rows);
+	struct runs_stats d, h;
+	runs_stats(s->runs, 0, &d);
+	runs_stats(s->runs, 1, &h);
+	u->dedup_bytes = d.bytes, u->dedup_rows = d.rows;
+	u->hash_bytes = h.bytes, u->hash_rows = h.rows;
+	u->index_bytes = d.bytes + h.bytes;
+	int rc = table_stat(s->db.state_env, s->db.sig, NULL, &u->signed_rows);
 	if (rc == 0)
 		rc = table_stat(s->db.state_env, s->db.issuers, NULL, &u->issuer_rows);
 	return rc;

@@ -1,22 +1,27 @@
-/* storage/store.h: a log directory on disk: files written through io_uring, two LMDB
- * environments, and the one durable commit. Bytes, keys and durability; no CT, no Merkle.
+/* storage/store.h: a log directory on disk: files written through io_uring, state in LMDB,
+ * lagging indexes in sorted run files, and the one durable commit. Bytes, keys and
+ * durability; no CT, no Merkle.
  *
  * A log directory holds
  *   tile/...      the files a commit writes (the engine puts tlog tiles there), relative paths;
+ *   edge/...      files that grow in place across commits (the engine's right edge);
  *   state.mdb     LMDB, synced by every commit: the committed state (size, root, timestamp),
  *                 the latest signed head (size, root, timestamp, STH and checkpoint bytes),
  *                 every size and root ever signed, and issuers (fingerprint to DER);
- *   index.mdb     LMDB, the indexes that may lag: dedup (key to value) and leaf hash to index.
- *                 Rows reach it from a background thread in large synced transactions, after
- *                 the state commit that covers them, with a watermark (the size they cover).
- *                 Recovery rebuilds the rows between the watermark and the committed size.
- * Why two environments: a synced commit flushes every dirty page of its file. Random 32-byte
- * keys dirty about one page per row, four times the bytes of the entry itself, so keeping them
- * out of the commit's fdatasync is what lets a commit run at disk bandwidth (bench/README.md).
+ *   index/        the indexes that may lag: dedup (key to value) and leaf hash to index, as
+ *                 sorted run files merged in tiers (storage/runs.h), with a manifest that
+ *                 records the watermark (the size they cover). A background thread writes a
+ *                 run per table every half queue or second, after the state commits that
+ *                 cover its rows. Recovery rebuilds the rows between the watermark and the
+ *                 committed size from the tiles.
+ * Why runs, not B-tree rows: random 32-byte keys dirty about one page per row in a B-tree,
+ * several times the bytes of the entry itself and more as the table grows; sorted runs are
+ * written sequentially, each row once per merge tier (bench/README.md).
  *
  * Commit order (store_commit): every file written, links made, files and the directories
- * that gained or lost entries fdatasync'd in one round; then one synced LMDB transaction with the new state; then the index rows are queued; then
- * return. Once it returns 0, a crash or power cut cannot lose the batch.
+ * that gained entries fdatasync'd in one round (the batch's check runs meanwhile); then one
+ * synced LMDB transaction with the new state; then the index rows are queued; then return.
+ * Once it returns 0, a crash or power cut cannot lose the batch.
  *
  * Threads
  * - One writer thread per store calls store_commit(), store_head_put() and store_index_push();
@@ -51,9 +56,8 @@ struct store;
 
 struct store_opts {
 	uint64_t state_map_bytes; /* LMDB map for state.mdb; 0: 64 GiB (address space only) */
-	uint64_t index_map_bytes; /* LMDB map for index.mdb; 0: 1 TiB (address space only) */
 	size_t index_queue_rows;  /* rows queued for the index thread before commits wait;
-	                             0: 16384 */
+	                             0: 32768 */
 	bool read_only;           /* no writer, no index thread (info, fsck while serving) */
 	bool create;              /* create the directory layout when it is missing */
 	const char *format;       /* the entry format label (<= 31 bytes): recorded when the
@@ -169,9 +173,10 @@ __attribute__((warn_unused_result)) int
 store_index_push(struct store *s, const struct store_row *dedup, size_t ndedup,
                  const struct store_hash_row *hashes, size_t nhashes, uint64_t size,
                  const char **reason);
-/* Waits until every queued row is committed to index.mdb. Returns 0 or the index error. */
+/* Waits until every queued row is in index/ (a run written at once). Returns 0 or the index
+ * error. */
 __attribute__((warn_unused_result)) int store_index_sync(struct store *s, const char **reason);
-/* The size up to which index.mdb holds every row (committed, synced). */
+/* The size up to which index/ holds every row (written, synced). */
 uint64_t store_index_watermark(struct store *s);
 
 /* The committed state, as of the last commit (or open). Any thread. */
@@ -216,9 +221,11 @@ __attribute__((warn_unused_result)) int store_file_open(struct store *s, const c
 
 /* ---- operations ------------------------------------------------------------------------- */
 struct store_usage {
-	uint64_t tile_bytes, tile_files;   /* allocated bytes under tile/ */
-	uint64_t state_bytes, index_bytes; /* the .mdb files, allocated */
-	uint64_t dedup_bytes, hash_bytes;  /* pages of each index table */
+	uint64_t tile_bytes, tile_files;  /* allocated bytes under tile/ */
+	uint64_t edge_bytes, edge_files;  /* under edge/ (files that grow in place) */
+	uint64_t state_bytes;             /* state.mdb, allocated */
+	uint64_t index_bytes;             /* index/: the run files of both tables */
+	uint64_t dedup_bytes, hash_bytes; /* each table's run files */
 	uint64_t dedup_rows, hash_rows, signed_rows, issuer_rows;
 };
 __attribute__((warn_unused_result)) int store_usage_get(struct store *s, struct store_usage *u);

@@ -1,4 +1,4 @@
-/* storage/store_db.c: the two LMDB environments, their records and the error translation. */
+/* storage/store_db.c: state.mdb (LMDB): its records and the error translation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +8,9 @@
 
 #define GiB               (1024ull * 1024 * 1024)
 #define DEFAULT_STATE_MAP (64 * GiB)
-#define DEFAULT_INDEX_MAP (1024 * GiB)
 #define STATE_REC_LEN     48 /* size, root, timestamp */
 #define HEAD_FIXED_LEN    56 /* size, root, timestamp, sth_len, checkpoint_len */
-#define FORMAT_VERSION    1
+#define FORMAT_VERSION    2  /* 2: edge/ files and index/ runs (1: index.mdb) */
 
 int
 sdb_err(int rc, const char *what, const char **reason)
@@ -114,11 +113,6 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char forma
 	                  reason);
 	if (rc < 0)
 		return rc;
-	snprintf(path, sizeof path, "%s/index.mdb", dir);
-	rc = env_open(&db->index_env, path,
-	              o->index_map_bytes ? o->index_map_bytes : DEFAULT_INDEX_MAP, 4, ro, reason);
-	if (rc < 0)
-		goto fail;
 
 	unsigned create = ro ? 0 : MDB_CREATE;
 	MDB_txn *txn;
@@ -174,18 +168,6 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char forma
 		rc = sdb_err(rc, "state.mdb", reason);
 		goto fail;
 	}
-	rc = mdb_txn_begin(db->index_env, NULL, ro ? MDB_RDONLY : 0, &txn);
-	if (rc == 0)
-		rc = dbi_open(txn, "meta", create, &db->imeta);
-	if (rc == 0)
-		rc = dbi_open(txn, "dedup", create, &db->dedup);
-	if (rc == 0)
-		rc = dbi_open(txn, "hash", create, &db->hashes);
-	rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
-	if (rc != 0) {
-		rc = sdb_err(rc, "index.mdb", reason);
-		goto fail;
-	}
 	return 0;
 fail:
 	sdb_close(db);
@@ -195,18 +177,15 @@ fail:
 void
 sdb_close(struct sdb *db)
 {
-	if (db->index_env)
-		mdb_env_close(db->index_env);
 	if (db->state_env)
 		mdb_env_close(db->state_env);
-	db->index_env = db->state_env = NULL;
+	db->state_env = NULL;
 }
 
 int
-sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark, const char **reason)
+sdb_state_read(struct sdb *db, struct store_state *st, const char **reason)
 {
 	memset(st, 0, sizeof *st);
-	*watermark = 0;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(db->state_env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
@@ -229,16 +208,6 @@ sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark, cons
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return sdb_err(rc, "state.mdb", reason);
 
-	rc = mdb_txn_begin(db->index_env, NULL, MDB_RDONLY, &txn);
-	if (rc != 0)
-		return sdb_err(rc, "index.mdb", reason);
-	MDB_val wk = {9, "watermark"};
-	rc = mdb_get(txn, db->imeta, &wk, &d);
-	if (rc == 0 && d.mv_size == 8)
-		*watermark = get_be64(d.mv_data);
-	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_err(rc, "index.mdb", reason);
 	return 0;
 }
 
@@ -317,41 +286,4 @@ sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason)
 	}
 	rc = mdb_txn_commit(txn);
 	return rc == 0 ? 0 : sdb_err(rc, "state.mdb", reason);
-}
-
-int
-sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd, struct store_hash_row *hashes,
-              size_t nh, uint64_t watermark, const char **reason)
-{
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(db->index_env, NULL, 0, &txn);
-	if (rc != 0)
-		return sdb_err(rc, "index.mdb", reason);
-	/* The first row for a key wins: a later duplicate never moves an answer. */
-	for (size_t i = 0; rc == 0 && i < nd; i++) {
-		MDB_val k = {STORE_KEY_LEN, dedup[i].key}, d = {dedup[i].len, dedup[i].value};
-		rc = mdb_put(txn, db->dedup, &k, &d, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST)
-			rc = 0;
-	}
-	for (size_t i = 0; rc == 0 && i < nh; i++) {
-		uint8_t v[8];
-		put_be64(v, hashes[i].index);
-		MDB_val k = {STORE_HASH_LEN, hashes[i].hash}, d = {8, v};
-		rc = mdb_put(txn, db->hashes, &k, &d, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST)
-			rc = 0;
-	}
-	if (rc == 0) {
-		uint8_t v[8];
-		put_be64(v, watermark);
-		MDB_val k = {9, "watermark"}, d = {8, v};
-		rc = mdb_put(txn, db->imeta, &k, &d, 0);
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return sdb_err(rc, "index.mdb", reason);
-	}
-	rc = mdb_txn_commit(txn);
-	return rc == 0 ? 0 : sdb_err(rc, "index.mdb", reason);
 }

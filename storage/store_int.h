@@ -6,6 +6,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+#include "storage/runs.h"
 #include "storage/store.h"
 
 /* ---- io_uring: one ring per writing thread (store_io.c) ----------------------------------- */
@@ -48,23 +49,17 @@ int sio_sync_all(struct sio *io, const int *fds, size_t n, struct sio_during *du
 int sdb_err(int rc, const char *what, const char **reason);
 
 struct sdb {
-	MDB_env *state_env, *index_env;
-	MDB_dbi meta, sig, issuers;   /* in state.mdb */
-	MDB_dbi imeta, dedup, hashes; /* in index.mdb */
+	MDB_env *state_env;
+	MDB_dbi meta, sig, issuers;
 };
 
 int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char format[32],
              const char **reason);
 void sdb_close(struct sdb *db);
-int sdb_state_read(struct sdb *db, struct store_state *st, uint64_t *watermark,
-                   const char **reason);
+int sdb_state_read(struct sdb *db, struct store_state *st, const char **reason);
 /* One synced transaction: the new state and issuers. */
 int sdb_commit_state(struct sdb *db, const struct store_batch *b, const char **reason);
 int sdb_head_put(struct sdb *db, const struct store_head *h, const char **reason);
-/* One synced transaction of index rows and the new watermark. */
-int sdb_index_put(struct sdb *db, struct store_row *dedup, size_t nd, struct store_hash_row *hashes,
-                  size_t nh, uint64_t watermark, const char **reason);
-
 /* ---- the store (store.c) ------------------------------------------------------------------ */
 struct store_queue {
 	struct store_row *dedup;
@@ -93,8 +88,10 @@ struct store {
 	pthread_cond_t qcond; /* rows queued, or stop */
 	pthread_cond_t qdone; /* a queue was committed, or failed */
 	struct store_queue q, work;
+	struct store_row *hrows; /* the work queue's hash rows as runs rows */
 	size_t qcap;
-	bool qbusy, stop;
+	bool qbusy, stop, qsync;
+	struct runs *runs; /* index/: table 0 dedup, table 1 leaf hash to index */
 	uint64_t watermark;
 	int index_rc;
 	const char *index_reason;
@@ -107,7 +104,7 @@ struct store {
 
 struct store_reader {
 	struct store *s;
-	MDB_txn *st, *ix; /* reset between calls */
+	MDB_txn *st; /* reset between calls */
 };
 
 #endif

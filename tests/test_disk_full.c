@@ -39,8 +39,7 @@ append_batch(struct tlog *t, const char **why)
 static void
 a_full_disk_fails_the_append_and_keeps_the_log(void)
 {
-	struct tlog_opts o = {
-	        .store = {.create = true, .state_map_bytes = 1 << 20, .index_map_bytes = 4 << 20}};
+	struct tlog_opts o = {.store = {.create = true, .state_map_bytes = 1 << 20}};
 	struct tlog *t = NULL;
 	char msg[512] = "";
 	CHECK(tlog_open(&t, logdir, &tlog_codec_plain, &o, msg, sizeof msg) == 0, "create: %s",
@@ -77,7 +76,7 @@ a_full_disk_fails_the_append_and_keeps_the_log(void)
 	/* Room again (the operator grows the disk): open, recover, go on. */
 	if (mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=24m") < 0)
 		check_harness("remount tmpfs bigger");
-	struct tlog_opts rw = {.store = {.state_map_bytes = 1 << 20, .index_map_bytes = 4 << 20}};
+	struct tlog_opts rw = {.store = {.state_map_bytes = 1 << 20}};
 	CHECK(tlog_open(&t, logdir, &tlog_codec_plain, &rw, msg, sizeof msg) == 0,
 	      "open after space is freed: %s", msg);
 	if (t == NULL)

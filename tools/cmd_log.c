@@ -14,7 +14,7 @@ static const char usage[] =
         "       birch log fsck DIR\n"
         "\n"
         "info  the committed size and root, the last signed head and checkpoint, the index\n"
-        "      watermark, and the disk use of each part (tiles, state.mdb, index.mdb).\n"
+        "      watermark, and the disk use of each part (tiles, edge files, state.mdb, index/).\n"
         "fsck  recomputes everything from the tiles: every data tile splits into its entries,\n"
         "      every hash tile matches the hashes recomputed from the data, the committed root,\n"
         "      every signed size and root, the latest head, the index rows. Prints each problem.\n"
@@ -96,8 +96,9 @@ log_info(const char *dir)
 		printf("disk use:\n");
 		print_bytes("  tiles", u.tile_bytes, st.size);
 		printf("%-16s %llu\n", "  tile files", (unsigned long long)u.tile_files);
+		print_bytes("  edge/", u.edge_bytes, st.size);
 		print_bytes("  state.mdb", u.state_bytes, st.size);
-		print_bytes("  index.mdb", u.index_bytes, st.size);
+		print_bytes("  index/", u.index_bytes, st.size);
 		print_bytes("    dedup", u.dedup_bytes, u.dedup_rows);
 		print_bytes("    leaf hash", u.hash_bytes, u.hash_rows);
 		printf("%-16s %llu signed sizes, %llu issuers, %llu dedup rows, %llu hash rows\n",
