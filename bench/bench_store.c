@@ -500,6 +500,7 @@ print_append(const char *variant, size_t batch, int nrounds, uint64_t size, stru
 struct batch_result {
 	size_t batch;
 	double vs_pwrite, vs_odirect, p50, p99;
+	double given_vs_pwrite, given_p99; /* the hashes_given variant */
 };
 
 static struct batch_result
@@ -548,13 +549,18 @@ batch_case(size_t batch, struct batch_buf *b)
 	print_baseline("odirect_fdatasync", batch, &od);
 	for (int v = 0; v < 3; v++)
 		print_append(variant[v], batch, rounds, size, &ap[v], &pw, &od);
-	struct batch_result res = {batch, ratio(&ap[0], &pw), ratio(&ap[0], &od),
-	                           lat_pct(&ap[0].lat, 0.5), lat_pct(&ap[0].lat, 0.99)};
+	struct batch_result res = {batch,
+	                           ratio(&ap[0], &pw),
+	                           ratio(&ap[0], &od),
+	                           lat_pct(&ap[0].lat, 0.5),
+	                           lat_pct(&ap[0].lat, 0.99),
+	                           ratio(&ap[2], &pw),
+	                           lat_pct(&ap[2].lat, 0.99)};
 	double tot = (double)ap[0].total;
 	printf("# batch %zu: append %.0f MB/s (%.0f entries/s) = %.2fx pwrite+fdatasync (%.0f "
 	       "MB/s), "
 	       "%.2fx O_DIRECT+fdatasync (%.0f MB/s); commit p50 %.2f ms, p99 %.2f ms; device "
-	       "writes %.0f bytes per entry (commit %.0f, index %.0f); no_verify %.2fx, leaves "
+	       "writes %.0f bytes per entry (commit %.0f, index %.0f); no_verify %.2fx, hashes "
 	       "given %.2fx of pwrite\n",
 	       batch, ap[0].best_mbs, ap[0].best_eps, res.vs_pwrite, pw.best_mbs, res.vs_odirect,
 	       od.ok ? od.best_mbs : NAN, res.p50, res.p99, ap[0].dbytes / tot, ap[0].cbytes / tot,
@@ -657,13 +663,15 @@ size_case(uint64_t n, struct batch_buf *b)
 		exit(1);
 	}
 	double dn = (double)n, raw = dn * ENTRY_LEN;
+	u.tile_bytes += u.edge_bytes; /* the partial tiles live in edge/ */
+	u.tile_files += u.edge_files;
 	res.tile_ratio = (double)u.tile_bytes / raw;
 	res.dedup_per_entry = (double)u.dedup_bytes / dn;
 	printf("bench=store op=bytes_per_entry log_entries=%llu batch=%d entry_bytes=%d "
 	       "tile_bytes_per_entry=%.1f tile_ratio=%.3fx tile_files=%llu "
 	       "dedup_bytes_per_entry=%.1f "
 	       "hash_bytes_per_entry=%.1f state_mdb_bytes_per_entry=%.3f "
-	       "index_mdb_bytes_per_entry=%.1f total_bytes_per_entry=%.1f total_ratio=%.3fx "
+	       "index_bytes_per_entry=%.1f total_bytes_per_entry=%.1f total_ratio=%.3fx "
 	       "append_mb_per_s=%.1f\n",
 	       (unsigned long long)n, BATCH, ENTRY_LEN, (double)u.tile_bytes / dn, res.tile_ratio,
 	       (unsigned long long)u.tile_files, res.dedup_per_entry, (double)u.hash_bytes / dn,
@@ -775,18 +783,26 @@ main(int argc, char **argv)
 	struct size_result sr = size_case(entries, b);
 
 	if (!quick) {
-		double worst = INFINITY, p99_1024 = NAN;
+		double worst = INFINITY, gworst = INFINITY, p99_1024 = NAN, gp99_1024 = NAN;
 		for (size_t i = 0; i < nb; i++) {
 			worst = fmin(worst, br[i].vs_pwrite);
+			gworst = fmin(gworst, br[i].given_vs_pwrite);
 			if (br[i].batch == 1024)
-				p99_1024 = br[i].p99;
+				p99_1024 = br[i].p99, gp99_1024 = br[i].given_p99;
 		}
-		printf("# target append >= 0.70x pwrite+fdatasync: %s (", met(worst >= 0.70));
+		printf("# target append >= 0.70x pwrite+fdatasync, hashing in the call: %s (",
+		       met(worst >= 0.70));
 		for (size_t i = 0; i < nb; i++)
 			printf("%s%zu: %.2fx", i ? ", " : "", br[i].batch, br[i].vs_pwrite);
+		printf(")\n# target append >= 0.70x pwrite+fdatasync, hashes given: %s (",
+		       met(gworst >= 0.70));
+		for (size_t i = 0; i < nb; i++)
+			printf("%s%zu: %.2fx", i ? ", " : "", br[i].batch, br[i].given_vs_pwrite);
 		printf(")\n");
-		printf("# target commit p99 < 10 ms at batch 1024: %s (%.2f ms)\n",
-		       isnan(p99_1024) ? "not measured" : met(p99_1024 < 10), p99_1024);
+		printf("# target commit p99 < 10 ms at batch 1024: %s (%.2f ms; hashes given %s, "
+		       "%.2f ms)\n",
+		       isnan(p99_1024) ? "not measured" : met(p99_1024 < 10), p99_1024,
+		       isnan(gp99_1024) ? "not measured" : met(gp99_1024 < 10), gp99_1024);
 		printf("# target tiles <= 1.15x raw entry bytes: %s (%.3fx)\n",
 		       met(sr.tile_ratio <= 1.15), sr.tile_ratio);
 		printf("# target dedup table <= 100 bytes per entry: %s (%.1f)\n",
