@@ -590,10 +590,10 @@ remove_tree(int dirfd, const char *path)
 	unlinkat(dirfd, path, AT_REMOVEDIR);
 }
 
-int
-store_commit(struct store *s, const struct store_batch *b, const char **reason)
+/* 0 when the writer may write; -EROFS (read-only) or the first failure's code otherwise. */
+static int
+writable(struct store *s, const char **reason)
 {
-	const char *why = NULL;
 	if (!s->index_running) {
 		if (reason)
 			*reason = "the log is open read-only";
@@ -604,6 +604,16 @@ store_commit(struct store *s, const struct store_batch *b, const char **reason)
 			*reason = s->failed;
 		return s->failed_rc ? s->failed_rc : -EIO;
 	}
+	return 0;
+}
+
+int
+store_commit(struct store *s, const struct store_batch *b, const char **reason)
+{
+	const char *why = NULL;
+	int wrc = writable(s, reason);
+	if (wrc < 0)
+		return wrc;
 	pthread_mutex_lock(&s->qlock);
 	int irc = s->index_rc;
 	const char *ireason = s->index_reason;
@@ -675,16 +685,9 @@ int
 store_files_put(struct store *s, const struct store_file *files, size_t n, const char **reason)
 {
 	const char *why = NULL;
-	if (!s->index_running) {
-		if (reason)
-			*reason = "the log is open read-only";
-		return -EROFS;
-	}
-	if (s->failed) {
-		if (reason)
-			*reason = s->failed;
-		return s->failed_rc ? s->failed_rc : -EIO;
-	}
+	int wrc = writable(s, reason);
+	if (wrc < 0)
+		return wrc;
 	struct store_batch b = {.files = files, .nfiles = n};
 	int rc = write_files(s, &b, NULL, &why);
 	return rc < 0 ? fail(s, rc, why, reason) : 0;
@@ -693,16 +696,9 @@ store_files_put(struct store *s, const struct store_file *files, size_t n, const
 int
 store_head_put(struct store *s, const struct store_head *head, const char **reason)
 {
-	if (!s->index_running) {
-		if (reason)
-			*reason = "the log is open read-only";
-		return -EROFS;
-	}
-	if (s->failed) {
-		if (reason)
-			*reason = s->failed;
-		return s->failed_rc ? s->failed_rc : -EIO;
-	}
+	int wrc = writable(s, reason);
+	if (wrc < 0)
+		return wrc;
 	if (head->size > s->state.size) {
 		if (reason)
 			*reason = "signed head is beyond the committed size";
