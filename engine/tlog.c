@@ -97,21 +97,12 @@ read_whole(struct store *st, const char *path, uint8_t **buf, size_t *cap, size_
 		*buf = nb;
 		*cap = flen;
 	}
-	size_t got = 0;
-	int rc = 0;
-	while (got < flen) {
-		ssize_t n = pread(fd, *buf + got, flen - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			break;
-		}
-		got += (size_t)n;
-	}
+	ssize_t got = store_pread_all(fd, *buf, flen, 0);
 	close(fd);
-	*len = got;
-	return rc;
+	if (got < 0)
+		return (int)got;
+	*len = (size_t)got;
+	return (uint64_t)got == flen ? 0 : -EIO;
 }
 
 int
@@ -141,20 +132,11 @@ read_prefix(struct store *st, const char *path, uint8_t *out, size_t want)
 	int fd = store_file_open(st, path, &flen);
 	if (fd < 0)
 		return fd;
-	size_t got = 0;
-	int rc = 0;
-	while (got < want) {
-		ssize_t n = pread(fd, out + got, want - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EBADMSG;
-			break;
-		}
-		got += (size_t)n;
-	}
+	ssize_t got = store_pread_all(fd, out, want, 0);
 	close(fd);
-	return rc;
+	if (got < 0)
+		return (int)got;
+	return (size_t)got == want ? 0 : -EBADMSG;
 }
 
 /* Reads hash tiles for a tiles_source from storage. */

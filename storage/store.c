@@ -875,6 +875,23 @@ store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_
 }
 
 ssize_t
+store_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
 store_file_read(struct store *s, const char *path, uint8_t *buf, size_t cap)
 {
 	if (!path_ok(path))
@@ -882,28 +899,11 @@ store_file_read(struct store *s, const char *path, uint8_t *buf, size_t cap)
 	int fd = openat(s->dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	size_t got = 0;
-	ssize_t rc = 0;
-	for (;;) {
-		if (got == cap) {
-			/* Full buffer: the file is too big unless it ends exactly here. */
-			uint8_t probe;
-			rc = pread(fd, &probe, 1, (off_t)got);
-			rc = rc == 0 ? (ssize_t)got : rc > 0 ? -EFBIG : -errno;
-			break;
-		}
-		ssize_t n = pread(fd, buf + got, cap - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0) {
-			rc = (ssize_t)got;
-			break;
-		}
-		got += (size_t)n;
+	ssize_t rc = store_pread_all(fd, buf, cap, 0);
+	if (rc == (ssize_t)cap) { /* full buffer: too big unless the file ends exactly here */
+		uint8_t probe;
+		ssize_t more = store_pread_all(fd, &probe, 1, cap);
+		rc = more == 0 ? rc : more > 0 ? -EFBIG : more;
 	}
 	close(fd);
 	return rc;

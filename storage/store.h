@@ -215,6 +215,10 @@ store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_
 /* A whole file into buf; returns its length, -ENOENT, or -EFBIG when it exceeds cap. */
 __attribute__((warn_unused_result)) ssize_t store_file_read(struct store *s, const char *path,
                                                             uint8_t *buf, size_t cap);
+/* Reads from fd at off until len bytes or the end of the file (EINTR retried); returns the
+ * bytes read or -errno. For fds from store_file_open(). */
+__attribute__((warn_unused_result)) ssize_t store_pread_all(int fd, uint8_t *buf, size_t len,
+                                                            uint64_t off);
 /* An fd for zero-copy serving (sendfile); the caller closes it. Returns the fd or -errno. */
 __attribute__((warn_unused_result)) int store_file_open(struct store *s, const char *path,
                                                         uint64_t *len);
