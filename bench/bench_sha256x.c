@@ -36,7 +36,8 @@
 static const size_t node_batches[] = {1, 2, 4, 8, 16, 64, 256, 1024, 4096};
 static const size_t leaf_lens[] = {32, 200, 1500};
 static const size_t leaf_batch = 1024;
-static const enum sha256x_impl impls[] = {SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2};
+static const enum sha256x_impl impls[] = {SHA256X_OPENSSL, SHA256X_SHANI, SHA256X_AVX2,
+                                          SHA256X_AVX512};
 
 static double rep_seconds = 0.2; /* one repetition */
 static int reps = 3;             /* best of */

@@ -95,10 +95,12 @@ static const struct sha256x_ops *const impls[SHA256X_IMPL_COUNT] = {
         [SHA256X_OPENSSL] = &sha256x_ops_openssl,
         [SHA256X_SHANI] = &sha256x_ops_shani,
         [SHA256X_AVX2] = &sha256x_ops_avx2,
+        [SHA256X_AVX512] = &sha256x_ops_avx512,
 };
 
 /* Preference order for SHA256X_AUTO: measured fastest first (see bench/README.md). */
-static const enum sha256x_impl preference[] = {SHA256X_SHANI, SHA256X_AVX2, SHA256X_OPENSSL};
+static const enum sha256x_impl preference[] = {SHA256X_AVX512, SHA256X_SHANI, SHA256X_AVX2,
+                                               SHA256X_OPENSSL};
 
 static const struct sha256x_ops *active; /* read with acquire, written with release */
 static enum sha256x_impl active_id = SHA256X_OPENSSL;

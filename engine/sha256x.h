@@ -4,7 +4,7 @@
  * - One call hashes a whole batch: leaves are SHA-256(0x00 || data) of any length, nodes are
  *   SHA-256(0x01 || left || right) of two 32-byte hashes.
  * - Implementations: OpenSSL (the reference), x86 SHA-NI with several messages interleaved,
- *   AVX2 8-lane multi-buffer. sha256x_init() picks the fastest the CPU supports; tests and
+ *   AVX2 8-lane and AVX-512 16-lane multi-buffer. sha256x_init() picks the fastest the CPU supports; tests and
  *   benchmarks may pick one with sha256x_select(). The selection is process-wide: change it
  *   only while no other thread hashes (start-up, single-threaded tests).
  * - Hot path: the batch calls never allocate, lock or make a syscall; any thread may call
@@ -26,6 +26,7 @@ enum sha256x_impl {
 	SHA256X_OPENSSL,  /* OpenSSL SHA256_Init/Update/Final: the reference */
 	SHA256X_SHANI,    /* x86 SHA extensions, independent messages interleaved */
 	SHA256X_AVX2,     /* AVX2, 8 messages in 8 lanes */
+	SHA256X_AVX512,   /* AVX-512, 16 messages in 16 lanes */
 	SHA256X_IMPL_COUNT
 };
 
@@ -43,7 +44,7 @@ __attribute__((warn_unused_result)) int sha256x_select(enum sha256x_impl impl);
 /* The implementation in use (never SHA256X_AUTO). */
 enum sha256x_impl sha256x_selected(void);
 
-/* "openssl", "shani", "avx2", "auto"; NULL for an unknown value. */
+/* "openssl", "shani", "avx2", "avx512", "auto"; NULL for an unknown value. */
 const char *sha256x_impl_name(enum sha256x_impl impl);
 
 /* Parses a name as printed by sha256x_impl_name(). Returns 0 or -EINVAL. */

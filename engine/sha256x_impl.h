@@ -20,6 +20,7 @@ struct sha256x_ops {
 extern const struct sha256x_ops sha256x_ops_openssl; /* engine/sha256x.c */
 extern const struct sha256x_ops sha256x_ops_shani;   /* engine/sha256x_shani.c */
 extern const struct sha256x_ops sha256x_ops_avx2;    /* engine/sha256x_avx2.c */
+extern const struct sha256x_ops sha256x_ops_avx512;  /* engine/sha256x_avx512.c */
 
 /* SHA-256 initial state and round constants (FIPS 180-4), shared by the SIMD kernels. */
 extern const uint32_t sha256x_iv[8];

@@ -503,7 +503,7 @@ main(void)
 	rng_fill(pool, sizeof pool);
 
 	RUN(test_select);
-	check_each_impl(suite); /* openssl, shani, avx2: a skip line for any this CPU lacks */
+	check_each_impl(suite); /* openssl, shani, avx2, avx512: a skip line for any this CPU lacks */
 	free(out_buf);
 	free(ref_buf);
 	return check_done();

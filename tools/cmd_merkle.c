@@ -36,7 +36,8 @@ static const char usage[] =
         "      reason on stderr when it does not.\n"
         "\n"
         "flags for every subcommand:\n"
-        "  --impl NAME   SHA-256 implementation: auto (default), openssl, shani, avx2\n"
+        "  --impl NAME   SHA-256 implementation: auto (default), openssl, shani, avx2,\n"
+        "                avx512\n"
         "  --help        this text\n"
         "\n"
         "Exit status: 0 success, 1 proof does not verify, 2 bad input or usage.\n";
@@ -402,7 +403,7 @@ parse_flags(struct opts *o, int argc, char **argv)
 			if (sha256x_impl_parse(optarg, &impl) != 0)
 				return cmd_usage_error(o->sub,
 				                       "--impl: unknown implementation '%s' "
-				                       "(auto, openssl, shani, avx2)",
+				                       "(auto, openssl, shani, avx2, avx512)",
 				                       optarg);
 			if (sha256x_select(impl) != 0)
 				return cmd_usage_error(
