@@ -316,9 +316,10 @@ index_write_bytes(void)
 static bool quick;
 static bool keep;
 static int rounds = 3;
-static double phase_mb = 64;    /* MB (1e6 bytes) of entries per timed phase */
-static double phase_max_s = 20; /* or this long, whichever comes first */
-static char work[4096];         /* our own directory (mkdtemp), removed at the end */
+static const char *only_variant; /* --variant: run only this append variant */
+static double phase_mb = 64;     /* MB (1e6 bytes) of entries per timed phase */
+static double phase_max_s = 20;  /* or this long, whichever comes first */
+static char work[4096];          /* our own directory (mkdtemp), removed at the end */
 /* Logs stay until the end of the run: on ext4 without a journal, creating a file skips inodes
  * deleted in the last minutes (reading their inode blocks), so deleting a finished case's
  * files would slow the file creation of the next case. */
@@ -534,7 +535,8 @@ batch_case(size_t batch, struct batch_buf *b)
 				baseline_phase(&pw, pw_fd, false, b, batch, &pw_index, &pw_off);
 			else if (c == 1 && od_fd >= 0)
 				baseline_phase(&od, od_fd, true, b, batch, &od_index, &od_off);
-			else if (c >= 2)
+			else if (c >= 2 && (only_variant == NULL ||
+			                    strcmp(only_variant, variant[c - 2]) == 0))
 				append_phase(&ap[c - 2], t[c - 2], b, batch, c == 4);
 		}
 	}
@@ -548,14 +550,18 @@ batch_case(size_t batch, struct batch_buf *b)
 	print_baseline("pwrite_fdatasync", batch, &pw);
 	print_baseline("odirect_fdatasync", batch, &od);
 	for (int v = 0; v < 3; v++)
-		print_append(variant[v], batch, rounds, size, &ap[v], &pw, &od);
-	struct batch_result res = {batch,
-	                           ratio(&ap[0], &pw),
-	                           ratio(&ap[0], &od),
-	                           lat_pct(&ap[0].lat, 0.5),
-	                           lat_pct(&ap[0].lat, 0.99),
-	                           ratio(&ap[2], &pw),
-	                           lat_pct(&ap[2].lat, 0.99)};
+		if (ap[v].lat.n > 0)
+			print_append(variant[v], batch, rounds, size, &ap[v], &pw, &od);
+	struct batch_result res = {.batch = batch};
+	if (only_variant != NULL)
+		goto out;
+	res = (struct batch_result){batch,
+	                            ratio(&ap[0], &pw),
+	                            ratio(&ap[0], &od),
+	                            lat_pct(&ap[0].lat, 0.5),
+	                            lat_pct(&ap[0].lat, 0.99),
+	                            ratio(&ap[2], &pw),
+	                            lat_pct(&ap[2].lat, 0.99)};
 	double tot = (double)ap[0].total;
 	printf("# batch %zu: append %.0f MB/s (%.0f entries/s) = %.2fx pwrite+fdatasync (%.0f "
 	       "MB/s), "
@@ -565,6 +571,7 @@ batch_case(size_t batch, struct batch_buf *b)
 	       batch, ap[0].best_mbs, ap[0].best_eps, res.vs_pwrite, pw.best_mbs, res.vs_odirect,
 	       od.ok ? od.best_mbs : NAN, res.p50, res.p99, ap[0].dbytes / tot, ap[0].cbytes / tot,
 	       (ap[0].dbytes - ap[0].cbytes) / tot, ratio(&ap[1], &pw), ratio(&ap[2], &pw));
+out:
 	fflush(stdout);
 	free(pw.lat.v), free(od.lat.v);
 	for (int v = 0; v < 3; v++)
@@ -689,13 +696,16 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: bench_store [--quick] [--dir DIR] [--keep] [--mb M] [--rounds R] "
-	           "[--batch B] [--entries N]\n"
+	           "[--batch B] [--variant V] [--no-grow] [--entries N]\n"
 	           "  --quick      a smoke run (a few seconds; figures mean nothing)\n"
 	           "  --dir DIR    make the work directory under DIR (default $TMPDIR or /tmp)\n"
 	           "  --keep       keep the logs and baseline files\n"
 	           "  --mb M       MB of entries per timed phase (default 64)\n"
 	           "  --rounds R   interleaved rounds per batch size (default 3)\n"
 	           "  --batch B    only batch size B (64, 256, 1024 or 4096)\n"
+	           "  --variant V  only append variant V (verify, no_verify or hashes_given),\n"
+	           "               for profiling; the summary lines are then left out\n"
+	           "  --no-grow    leave out the growing log (bytes per entry, memory)\n"
 	           "  --entries N  entries in the bytes-per-entry log (default 1000000, or 300000\n"
 	           "               when the disk has not room for it and the other cases)\n");
 }
@@ -712,6 +722,7 @@ main(int argc, char **argv)
 	const char *parent = getenv("TMPDIR");
 	uint64_t entries = 0;
 	size_t only_batch = 0;
+	bool grow = true;
 	double mb = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -726,6 +737,10 @@ main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
 			only_batch = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
+			only_variant = argv[++i];
+		} else if (strcmp(argv[i], "--no-grow") == 0) {
+			grow = false;
 		} else if (strcmp(argv[i], "--entries") == 0 && i + 1 < argc) {
 			entries = strtoull(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--help") == 0) {
@@ -780,9 +795,11 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < NB; i++)
 		if (only_batch == 0 || batches[i] == only_batch)
 			br[nb++] = batch_case(batches[i], b);
-	struct size_result sr = size_case(entries, b);
+	struct size_result sr = {0};
+	if (grow)
+		sr = size_case(entries, b);
 
-	if (!quick) {
+	if (!quick && grow && only_variant == NULL) {
 		double worst = INFINITY, gworst = INFINITY, p99_1024 = NAN, gp99_1024 = NAN;
 		for (size_t i = 0; i < nb; i++) {
 			worst = fmin(worst, br[i].vs_pwrite);

@@ -493,9 +493,9 @@ io_errors_at_any_step_leave_an_openable_consistent_log(void)
 			break;
 		uint64_t before = tlog_size(t);
 		const char *why = NULL;
-		store_fault_inject(nth, -EIO);
+		store_fault_inject(STORE_FAULT_ANY, nth, -EIO);
 		int rc = append_range(t, before, 300, &why);
-		store_fault_inject(0, 0);
+		store_fault_inject(STORE_FAULT_ANY, 0, 0);
 		if (rc == 0) { /* fewer completions than nth: nothing failed */
 			tlog_close(t);
 			continue;

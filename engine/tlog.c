@@ -1,5 +1,6 @@
 /* engine/tlog.c: batches to tiles, the durable append, recovery on open, reads. fsck is in
  * tlog_fsck.c. */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_Init/Update/Final: no per-call fetch */
 #include "engine/tlog.h"
 
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "engine/hex.h"
+#include "engine/sha256x.h"
 #include "engine/tlog_int.h"
 
 /* ---- the plain codec ------------------------------------------------------------------------ */
@@ -30,22 +32,25 @@ plain_len(const uint8_t *p, size_t n)
 }
 
 static void
-plain_leaf(const uint8_t *entry, size_t len, merkle_hash_t out)
+plain_leaves(const uint8_t *const *entry, const size_t *len, size_t n, merkle_hash_t *out)
 {
-	merkle_leaf_hash(out, entry, len);
+	sha256x_leaves(out, entry, len, n);
 }
 
 static int
 plain_dedup(const uint8_t *entry, size_t len, uint64_t index, struct store_row *out)
 {
-	SHA256(entry, len, out->key);
+	SHA256_CTX c; /* the low-level calls: one-shot SHA256() sets up a context per call */
+	SHA256_Init(&c);
+	SHA256_Update(&c, entry, len);
+	SHA256_Final(out->key, &c);
 	out->len = 8;
 	for (int i = 7; i >= 0; i--, index >>= 8)
 		out->value[i] = (uint8_t)index;
 	return 0;
 }
 
-const struct tlog_codec tlog_codec_plain = {"plain", plain_len, plain_leaf, plain_dedup};
+const struct tlog_codec tlog_codec_plain = {"plain", plain_len, plain_leaves, plain_dedup};
 
 long
 tlog_plain_encode(uint8_t *out, size_t cap, const uint8_t *data, size_t len)
@@ -286,10 +291,10 @@ check_data_tile(struct tlog *t, uint64_t k, unsigned w, bool keep, char *msg, si
 		tlog_msg(msg, ml, "%s: missing or truncated", path);
 		return -EBADMSG;
 	}
+	merkle_hash_t lh[TILES_WIDTH];
+	t->codec->leaf_hashes(ent, el, w, lh);
 	for (unsigned i = 0; i < w; i++) {
-		merkle_hash_t lh;
-		t->codec->leaf_hash(ent[i], el[i], lh);
-		if (memcmp(lh, hashes[i], MERKLE_HASH_LEN) != 0) {
+		if (memcmp(lh[i], hashes[i], MERKLE_HASH_LEN) != 0) {
 			tlog_msg(msg, ml,
 			         "%s: entry %llu does not match its leaf hash in the hash tile",
 			         path, (unsigned long long)(k * TILES_WIDTH + i));
@@ -392,6 +397,7 @@ check_heads(struct tlog *t, char *msg, size_t ml)
 static int
 rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 {
+	merkle_hash_t lh[TILES_WIDTH];
 	for (uint64_t k = from / TILES_WIDTH; k * TILES_WIDTH < n; k++) {
 		unsigned w = tiles_width(n, 0, k);
 		struct tiles_id d = {k, (uint16_t)w, 0, true};
@@ -409,11 +415,12 @@ rebuild_index(struct tlog *t, uint64_t from, uint64_t n, char *msg, size_t ml)
 			return -EBADMSG;
 		}
 		size_t nd = 0, nh = 0;
+		t->codec->leaf_hashes(ent, el, w, lh);
 		for (unsigned i = 0; i < w; i++) {
 			uint64_t idx = k * TILES_WIDTH + i;
 			if (idx < from)
 				continue;
-			t->codec->leaf_hash(ent[i], el[i], t->hrows[nh].hash);
+			memcpy(t->hrows[nh].hash, lh[i], MERKLE_HASH_LEN);
 			t->hrows[nh++].index = idx;
 			if (t->codec->dedup_row &&
 			    t->codec->dedup_row(ent[i], el[i], idx, &t->drows[nd]) == 0)
@@ -734,12 +741,12 @@ verify_built(struct tlog *t, const struct merkle_frontier *nf, uint64_t old, con
 			return -EINVAL;
 		}
 		uint64_t first = bt->id.index * TILES_WIDTH;
-		for (unsigned j = 0; j < bt->id.width; j++) {
-			if (first + j < old)
-				continue;
-			merkle_hash_t lh;
-			t->codec->leaf_hash(ent[j], el[j], lh);
-			if (memcmp(lh, t->cur_leaves[first + j - old], MERKLE_HASH_LEN) != 0) {
+		unsigned from = first < old ? (unsigned)(old - first) : 0;
+		merkle_hash_t lh[TILES_WIDTH];
+		t->codec->leaf_hashes(ent + from, el + from, bt->id.width - from, lh);
+		for (unsigned j = from; j < bt->id.width; j++) {
+			if (memcmp(lh[j - from], t->cur_leaves[first + j - old], MERKLE_HASH_LEN) !=
+			    0) {
 				*why = "a leaf hash differs from its entry's bytes: batch refused";
 				return -EBADMSG;
 			}
@@ -850,8 +857,7 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 		return -ENOMEM;
 	const merkle_hash_t *leaves = b->leaf;
 	if (leaves == NULL) {
-		for (size_t i = 0; i < b->n; i++)
-			t->codec->leaf_hash(b->entry[i], b->len[i], t->leaves[i]);
+		t->codec->leaf_hashes(b->entry, b->len, b->n, t->leaves);
 		leaves = (const merkle_hash_t *)t->leaves;
 	}
 	t->cur_leaves = leaves;

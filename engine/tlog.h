@@ -44,8 +44,10 @@ struct tlog_codec {
 	const char *name; /* recorded in the log at creation: "plain", ... */
 	/* Length of the entry at the start of p[0, n): > 0, or -EBADMSG (malformed, truncated). */
 	long (*entry_len)(const uint8_t *p, size_t n);
-	/* The entry's Merkle leaf hash. */
-	void (*leaf_hash)(const uint8_t *entry, size_t len, merkle_hash_t out);
+	/* out[i] = the Merkle leaf hash of entry[i] (len[i] bytes), for i < n: a whole batch at a
+	 * time, so that the batched SHA-256 kernels (engine/sha256x.h) can run full lanes. */
+	void (*leaf_hashes)(const uint8_t *const *entry, const size_t *len, size_t n,
+	                    merkle_hash_t *out);
 	/* The entry's dedup row, for the entry at `index` (NULL: the format keeps no dedup). */
 	int (*dedup_row)(const uint8_t *entry, size_t len, uint64_t index, struct store_row *out);
 };

@@ -140,8 +140,8 @@ load_tile(struct fsck *k)
 	rc = tlog_tile_read(k->st, &h, &hb, &hcap, &hlen);
 	bool hash_ok = rc == 0 && hlen >= (size_t)w * MERKLE_HASH_LEN;
 	bool reported = false;
+	k->c->leaf_hashes(ent, el, w, k->leaves);
 	for (unsigned i = 0; i < w; i++) {
-		k->c->leaf_hash(ent[i], el[i], k->leaves[i]);
 		if (hash_ok &&
 		    memcmp(hb + (size_t)i * MERKLE_HASH_LEN, k->leaves[i], MERKLE_HASH_LEN)) {
 			if (!reported)

@@ -459,6 +459,17 @@ close_all(int *fds, size_t n)
 			close(fds[i]);
 }
 
+/* A stale file longer than the bytes about to be written is cut to them first: its prefix
+ * stays, so a reader never sees it shorter than the new bytes. */
+static int
+trim_stale(int fd, size_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	return (uint64_t)st.st_size > len ? ftruncate(fd, (off_t)len) : 0;
+}
+
 /* Opens one file of a batch for writing; a new one (and any directory made for it) puts its
  * parent in `sync`. */
 static int
@@ -485,6 +496,10 @@ open_for_write(struct store *s, const struct store_file *f, struct dirset *sync,
 		}
 	} else if (errno == EEXIST) {
 		fd = openat(s->dirfd, p, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && !f->in_place && trim_stale(fd, f->len) < 0) {
+			close(fd);
+			return *why = "cannot trim a stale tile", -errno;
+		}
 	}
 	if (fd < 0) {
 		int rc = -errno;
@@ -524,9 +539,9 @@ make_links(struct store *s, const struct store_batch *b, struct dirset *sync, co
 	return 0;
 }
 
-/* Opens every file (new ones created, with their directories), writes them through the ring,
- * trims any longer stale file, makes the links, then fdatasyncs the files and every directory
- * that gained an entry, all at once, running the batch's check meanwhile. */
+/* Opens every file (new ones created, with their directories), trims any longer stale one,
+ * makes the links, then writes the files and fdatasyncs them and every directory that gained
+ * an entry, all in flight together, running the batch's check meanwhile. */
 static int
 write_files(struct store *s, const struct store_batch *b, struct sio_during *during,
             const char **why)
@@ -547,14 +562,10 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 			goto out;
 		}
 		s->fds[nfds++] = fd;
-		s->jobs[i] = (struct sio_job){fd, f->data, f->len, 0, f->in_place ? f->offset : 0};
+		s->jobs[i] = (struct sio_job){fd,   f->data, f->len, 0, f->in_place ? f->offset : 0,
+		                              false};
 	}
-	rc = sio_write_all(&s->io, s->jobs, nf, why);
-	for (size_t i = 0; rc == 0 && i < nf; i++)
-		if (!b->files[i].in_place && ftruncate(s->fds[i], (off_t)b->files[i].len) < 0)
-			rc = -errno, *why = "cannot trim a stale tile";
-	if (rc == 0)
-		rc = make_links(s, b, &sync, why);
+	rc = make_links(s, b, &sync, why);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < sync.n; i++) {
@@ -565,7 +576,7 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 		}
 		s->fds[nfds++] = fd;
 	}
-	rc = sio_sync_all(&s->io, s->fds, nfds, during, why);
+	rc = sio_write_sync(&s->io, s->jobs, nf, s->fds + nf, nfds - nf, during, why);
 out:
 	close_all(s->fds, nfds);
 	return rc;

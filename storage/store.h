@@ -234,9 +234,14 @@ struct store_usage {
 };
 __attribute__((warn_unused_result)) int store_usage_get(struct store *s, struct store_usage *u);
 
-/* Test hook (fault injection, SQLite style): the nth io_uring completion from now (1 = the
- * next) reports `res` instead of its result: -EIO for an I/O error, -EAGAIN to be retried, or
- * a positive byte count for a short write. 0 disarms it. Process-wide. */
-void store_fault_inject(unsigned nth, int res);
+/* Test hook (fault injection, SQLite style): the nth io_uring completion of kind `op` from now
+ * (1 = the next) reports `res` instead of its result: -EIO for an I/O error, -EAGAIN to be
+ * retried, or a positive byte count for a short write. nth 0 disarms it. Process-wide. */
+enum store_fault_op {
+	STORE_FAULT_ANY,   /* any completion */
+	STORE_FAULT_WRITE, /* a write's */
+	STORE_FAULT_SYNC,  /* an fdatasync's */
+};
+void store_fault_inject(enum store_fault_op op, unsigned nth, int res);
 
 #endif

@@ -10,7 +10,7 @@
 #include "storage/store.h"
 
 /* ---- io_uring: one ring per writing thread (store_io.c) ----------------------------------- */
-#define SIO_DEPTH 64
+#define SIO_DEPTH 256
 
 struct sio {
 	struct io_uring ring;
@@ -24,6 +24,7 @@ struct sio_job {
 	size_t len;
 	size_t done;
 	uint64_t off;
+	bool synced; /* sio_write_sync(): its fdatasync has completed */
 };
 
 int sio_init(struct sio *io);
@@ -43,6 +44,13 @@ struct sio_during {
 };
 int sio_sync_all(struct sio *io, const int *fds, size_t n, struct sio_during *during,
                  const char **reason);
+/* Every job written whole and its file fdatasynced, and every fd in dirs fdatasynced, all in
+ * flight together: each write is linked to its file's fdatasync, which starts once the write
+ * has completed. `during` as for sio_sync_all(). Short writes are continued and -EAGAIN
+ * retried, and their fdatasyncs done after them. Returns 0 or the first error; an fdatasync
+ * failure is final as above. */
+int sio_write_sync(struct sio *io, struct sio_job *jobs, size_t n, const int *dirs, size_t nd,
+                   struct sio_during *during, const char **reason);
 
 /* ---- LMDB (store_db.c) -------------------------------------------------------------------- */
 /* The one place LMDB's codes become errnos and reasons. */

@@ -214,19 +214,19 @@ short_writes_and_eagain_still_write_whole_files(void)
 	struct store_batch b = {.files = &f, .nfiles = 1};
 	b.state.size = 1;
 	const char *why = NULL;
-	store_fault_inject(1, 4096); /* the first write completes short */
+	store_fault_inject(STORE_FAULT_WRITE, 1, 4096); /* the first write completes short */
 	CHECK(store_commit(s, &b, &why) == 0, "commit with a short write: %s", why);
 	static uint8_t buf[200000];
 	CHECK(store_file_read(s, f.path, buf, sizeof buf) == (ssize_t)sizeof a &&
 	              memcmp(buf, a, sizeof a) == 0,
 	      "whole file after a short write");
 	f.path = "tile/data/002";
-	store_fault_inject(1, -EAGAIN);
+	store_fault_inject(STORE_FAULT_WRITE, 1, -EAGAIN);
 	b.state.size = 2;
 	CHECK(store_commit(s, &b, &why) == 0, "commit with EAGAIN: %s", why);
 	CHECK(store_file_read(s, f.path, buf, sizeof buf) == (ssize_t)sizeof a,
 	      "whole after EAGAIN");
-	store_fault_inject(2, -EAGAIN); /* the fdatasync this time */
+	store_fault_inject(STORE_FAULT_SYNC, 1, -EAGAIN); /* an fdatasync this time */
 	b.state.size = 3;
 	f.path = "tile/data/003";
 	CHECK(store_commit(s, &b, &why) == 0, "fsync EAGAIN retried: %s", why);
@@ -253,8 +253,8 @@ io_error_stops_the_writer_and_reopen_recovers(void)
 	b.state.size = 1;
 	const char *why = NULL;
 	CHECK(store_commit(s, &b, &why) == 0, "first commit");
-	for (unsigned nth = 1; nth <= 2; nth++) { /* the write, then the fdatasync */
-		store_fault_inject(nth, -EIO);
+	for (unsigned nth = 1; nth <= 2; nth++) { /* the write, then an fdatasync */
+		store_fault_inject(nth == 1 ? STORE_FAULT_WRITE : STORE_FAULT_SYNC, 1, -EIO);
 		f.path = nth == 1 ? "tile/data/000.p/2" : "tile/data/000.p/3";
 		b.state.size = 1 + nth;
 		why = NULL;
@@ -265,7 +265,7 @@ io_error_stops_the_writer_and_reopen_recovers(void)
 			      why ? why : "");
 		b.state.size = 10;
 		CHECK(store_commit(s, &b, &why) == -EIO, "every later commit refused");
-		store_fault_inject(0, 0);
+		store_fault_inject(STORE_FAULT_ANY, 0, 0);
 		store_close(s);
 		struct store_opts o = {0};
 		CHECK(store_open(&s, dir, &o, &why) == 0, "reopen after EIO: %s", why);
