@@ -6,7 +6,7 @@
  *
  * Entries are 1500 bytes in the plain encoding (a 3-byte length, then 1497 bytes: the index,
  * then pseudo-random bytes from a fixed seed), so every dedup key differs. For each batch size
- * (64, 256, 1024, 4096) five contenders take turns within every round, the order rotating from
+ * (64, 256, 1024, 4096) six contenders take turns within every round, the order rotating from
  * round to round, each writing --mb MB of entries per round (or for at most 20 s):
  *   pwrite_fdatasync   pwrite of batch x 1500 bytes appended to one file, then fdatasync;
  *   odirect_fdatasync  the same through O_DIRECT from a 4096-aligned buffer, each write
@@ -14,9 +14,12 @@
  *   append verify      tlog_append() of the batch, the engine as shipped;
  *   append no_verify   the same with tlog_opts.no_verify (no before-commit recomputation);
  *   append hashes_given  the same with the leaf hashes and dedup rows passed in (computed
- *                      before the call, as admission and hashing cores would).
+ *                      before the call, as admission and hashing cores would);
+ *   append given_buffered  hashes_given with store_opts.no_direct: every tile through the
+ *                      page cache (the default writes new full tiles' aligned bytes with
+ *                      O_DIRECT).
  * Each append variant has its own log, fresh per batch size and growing across the rounds, so
- * the three logs have the same size at every round (index work grows with the log). An append
+ * the logs have the same size at every round (index work grows with the log). An append
  * phase's time is the sum of its calls plus the wait, at its end, for the index thread to
  * catch up (store_index_sync), so lagging index work is not left to the next contender.
  * Only the writes are timed: entries are generated before each call. Rates are each
@@ -446,9 +449,10 @@ append_phase(struct contender *c, struct tlog *t, struct batch_buf *b, size_t ba
 }
 
 static struct tlog *
-log_open(const char *dir, size_t max_batch, bool no_verify)
+log_open(const char *dir, size_t max_batch, bool no_verify, bool no_direct)
 {
 	struct tlog_opts o = {.max_batch = max_batch, .no_verify = no_verify};
+	o.store.no_direct = no_direct;
 	o.store.create = true;
 	struct tlog *t;
 	char msg[512] = "";
@@ -507,9 +511,11 @@ struct batch_result {
 static struct batch_result
 batch_case(size_t batch, struct batch_buf *b)
 {
-	static const char *const variant[3] = {"verify", "no_verify", "hashes_given"};
-	char dir[3][4200], pw_path[4200], od_path[4200];
-	for (int v = 0; v < 3; v++)
+	enum { NV = 4 };
+	static const char *const variant[NV] = {"verify", "no_verify", "hashes_given",
+	                                        "given_buffered"};
+	char dir[NV][4200], pw_path[4200], od_path[4200];
+	for (int v = 0; v < NV; v++)
 		snprintf(dir[v], sizeof dir[v], "%s/log-%zu-%s", work, batch, variant[v]);
 	snprintf(pw_path, sizeof pw_path, "%s/pwrite-%zu.dat", work, batch);
 	snprintf(od_path, sizeof od_path, "%s/odirect-%zu.dat", work, batch);
@@ -520,28 +526,28 @@ batch_case(size_t batch, struct batch_buf *b)
 	if (od_fd < 0)
 		fprintf(stderr, "bench_store: %s: O_DIRECT: %s (skipped)\n", od_path,
 		        strerror(errno));
-	/* Five contenders in turn within each round, the order rotating: the baselines, and the
-	 * append variants, each on its own log so that all three logs have the same size at
+	/* Six contenders in turn within each round, the order rotating: the baselines, and the
+	 * append variants, each on its own log so that all the logs have the same size at
 	 * every round (index work grows with the log). */
-	struct contender pw = {0}, od = {0}, ap[3] = {{0}};
+	struct contender pw = {0}, od = {0}, ap[NV] = {{0}};
 	uint64_t pw_index = 0, od_index = 0, pw_off = 0, od_off = 0;
-	struct tlog *t[3];
-	for (int v = 0; v < 3; v++)
-		t[v] = log_open(dir[v], batch, v == 1);
+	struct tlog *t[NV];
+	for (int v = 0; v < NV; v++)
+		t[v] = log_open(dir[v], batch, v == 1, v == 3);
 	for (int r = 0; r < rounds; r++) {
-		for (int k = 0; k < 5; k++) {
-			int c = (r + k) % 5;
+		for (int k = 0; k < 2 + NV; k++) {
+			int c = (r + k) % (2 + NV);
 			if (c == 0)
 				baseline_phase(&pw, pw_fd, false, b, batch, &pw_index, &pw_off);
 			else if (c == 1 && od_fd >= 0)
 				baseline_phase(&od, od_fd, true, b, batch, &od_index, &od_off);
 			else if (c >= 2 && (only_variant == NULL ||
 			                    strcmp(only_variant, variant[c - 2]) == 0))
-				append_phase(&ap[c - 2], t[c - 2], b, batch, c == 4);
+				append_phase(&ap[c - 2], t[c - 2], b, batch, c >= 4);
 		}
 	}
 	uint64_t size = tlog_size(t[0]);
-	for (int v = 0; v < 3; v++)
+	for (int v = 0; v < NV; v++)
 		tlog_close(t[v]);
 	close(pw_fd);
 	if (od_fd >= 0)
@@ -549,7 +555,7 @@ batch_case(size_t batch, struct batch_buf *b)
 
 	print_baseline("pwrite_fdatasync", batch, &pw);
 	print_baseline("odirect_fdatasync", batch, &od);
-	for (int v = 0; v < 3; v++)
+	for (int v = 0; v < NV; v++)
 		if (ap[v].lat.n > 0)
 			print_append(variant[v], batch, rounds, size, &ap[v], &pw, &od);
 	struct batch_result res = {.batch = batch};
@@ -574,7 +580,7 @@ batch_case(size_t batch, struct batch_buf *b)
 out:
 	fflush(stdout);
 	free(pw.lat.v), free(od.lat.v);
-	for (int v = 0; v < 3; v++)
+	for (int v = 0; v < NV; v++)
 		free(ap[v].lat.v);
 	return res;
 }
@@ -602,7 +608,7 @@ size_case(uint64_t n, struct batch_buf *b)
 	enum { BATCH = 1024 };
 	char dir[4200];
 	snprintf(dir, sizeof dir, "%s/log-size", work);
-	struct tlog *t = log_open(dir, BATCH, false);
+	struct tlog *t = log_open(dir, BATCH, false, false);
 	struct size_result res = {0};
 	uint64_t quarter = n / 4, half = n / 4 * 2;
 	/* Each quarter of the growth: its rate, commit latency and bytes written per entry. */

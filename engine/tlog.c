@@ -235,6 +235,30 @@ grow(void **p, size_t *cap, size_t want, size_t elem)
 	return 0;
 }
 
+/* The arena starts on a TLOG_ALIGN boundary, so that tiles built at aligned offsets in it can
+ * go to disk through O_DIRECT (struct store_file). Growing keeps its first `keep` bytes, and
+ * only those are copied: the rest of a worst-case size is never touched, so never resident. */
+#define TLOG_ALIGN 4096
+
+static int
+grow_arena(struct tlog *t, size_t want, size_t keep)
+{
+	if (want <= t->arena_cap)
+		return 0;
+	size_t n = t->arena_cap ? t->arena_cap : 1u << 20;
+	while (n < want)
+		n *= 2;
+	void *q;
+	if (posix_memalign(&q, TLOG_ALIGN, n) != 0)
+		return -ENOMEM;
+	if (keep > 0)
+		memcpy(q, t->arena, keep);
+	free(t->arena);
+	t->arena = q;
+	t->arena_cap = n;
+	return 0;
+}
+
 /* The frontier of the committed tree, from its tiles. */
 static int
 load_frontier(struct tlog *t, uint64_t n, char *msg, size_t ml)
@@ -667,8 +691,8 @@ build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t n
 	size_t need = t->dedge_len;
 	for (size_t i = 0; i < b->n; i++)
 		need += b->len[i];
-	need += t->built_cap * TILES_WIDTH * MERKLE_HASH_LEN;
-	if (grow((void **)&t->arena, &t->arena_cap, need, 1) < 0)
+	need += t->built_cap * (TILES_WIDTH * MERKLE_HASH_LEN + TLOG_ALIGN);
+	if (grow_arena(t, need, 0) < 0)
 		return -ENOMEM;
 	size_t off = 0;
 	t->nbuilt = 0;
@@ -680,6 +704,7 @@ build_tiles(struct tlog *t, const struct tlog_batch *b, uint64_t old, uint64_t n
 			return -E2BIG;
 		struct tlog_built *bt = &t->built[t->nbuilt++];
 		bt->id = id;
+		off = (off + TLOG_ALIGN - 1) / TLOG_ALIGN * TLOG_ALIGN;
 		bt->off = off;
 		bt->old_len = old_edge_len(t, &id, old);
 		uint64_t first = id.index * TILES_WIDTH;
@@ -956,7 +981,7 @@ publish_partials(struct tlog *t, uint64_t size, const char **why)
 			len = (size_t)bt->id.width * MERKLE_HASH_LEN;
 		}
 		if (rc == 0)
-			rc = grow((void **)&t->arena, &t->arena_cap, off + len, 1);
+			rc = grow_arena(t, off + len, off);
 		if (rc == 0)
 			rc = tiles_path(bt->path, sizeof bt->path, &bt->id) < 0 ? -EINVAL : 0;
 		if (rc < 0) {

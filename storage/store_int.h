@@ -17,7 +17,10 @@ struct sio {
 	bool ready;
 };
 
-/* One file's bytes to write at offset `off`. `done` counts what the kernel has taken so far. */
+/* One file's bytes to write at offset `off`. `done` counts what the kernel has taken so far.
+ * With dfd >= 0 (sio_write_sync() only), bytes [0, dlen) go through dfd, an O_DIRECT
+ * descriptor of the same file (data, off and dlen aligned to SIO_DIRECT_ALIGN), and `done`
+ * starts at dlen: the buffered part is the unaligned tail. */
 struct sio_job {
 	int fd;
 	const uint8_t *data;
@@ -25,7 +28,11 @@ struct sio_job {
 	size_t done;
 	uint64_t off;
 	bool synced; /* sio_write_sync(): its fdatasync has completed */
+	int dfd;
+	size_t dlen;
+	bool dok; /* the O_DIRECT part was written whole */
 };
+#define SIO_DIRECT_ALIGN 4096
 
 int sio_init(struct sio *io);
 void sio_free(struct sio *io);
@@ -108,6 +115,7 @@ struct store {
 	struct sio_job *jobs;
 	int *fds;
 	size_t jobs_cap, fds_cap;
+	bool direct_ok; /* the file system takes O_DIRECT writes (until one open says no) */
 };
 
 struct store_reader {

@@ -256,8 +256,9 @@ sio_sync_all(struct sio *io, const int *fds, size_t n, struct sio_during *during
 
 /* ---- writes and their fdatasyncs in flight together ---------------------------------------- */
 
-#define DIR_TAG   ((uint64_t)1 << 61)
-#define INDEX_TAG (DIR_TAG - 1)
+#define DIR_TAG    ((uint64_t)1 << 61)
+#define DIRECT_TAG ((uint64_t)1 << 60)
+#define INDEX_TAG  (DIRECT_TAG - 1)
 
 struct wsctx {
 	struct sio_job *jobs;
@@ -284,6 +285,13 @@ on_write_sync(void *p, uint64_t tag, int res)
 		return res < 0 ? res : 0;
 	}
 	struct sio_job *j = &c->jobs[i];
+	if (tag & DIRECT_TAG) { /* anything short of whole is written again, buffered */
+		if (res == (int)j->dlen)
+			j->dok = true;
+		else if (res < 0 && !not_started(res) && res != -EINVAL)
+			return res;
+		return 0;
+	}
 	if (tag & SYNC_TAG) {
 		if (res == 0)
 			j->synced = true;
@@ -291,7 +299,7 @@ on_write_sync(void *p, uint64_t tag, int res)
 			return c->sync_failed = true, res;
 		return 0;
 	}
-	if (res == -EAGAIN || res == -EINTR)
+	if (not_started(res))
 		return 0; /* finished after the others */
 	if (res < 0)
 		return res;
@@ -301,22 +309,32 @@ on_write_sync(void *p, uint64_t tag, int res)
 	return 0;
 }
 
-/* The write of job i linked to its file's fdatasync: the sync starts once the write has
- * completed whole (a short or failed write cancels it). Needs two free SQEs. */
-static void
+/* The writes of job i linked to its file's fdatasync: the sync starts once the writes have
+ * completed whole (a short or failed one cancels what follows it). Needs three free SQEs. */
+static unsigned
 queue_write_sync(struct sio *io, struct sio_job *j, size_t i)
 {
+	unsigned n = 1;
+	if (j->dfd >= 0 && j->dlen > 0) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
+		io_uring_prep_write(sqe, j->dfd, j->data, (unsigned)j->dlen, j->off);
+		io_uring_sqe_set_data64(sqe, i | DIRECT_TAG);
+		sqe->flags |= IOSQE_IO_LINK;
+		n++;
+	}
 	if (j->done < j->len) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
 		size_t left = j->len - j->done;
-		unsigned n = left > MAX_WRITE ? MAX_WRITE : (unsigned)left;
-		io_uring_prep_write(sqe, j->fd, j->data + j->done, n, j->off + j->done);
+		unsigned wlen = left > MAX_WRITE ? MAX_WRITE : (unsigned)left;
+		io_uring_prep_write(sqe, j->fd, j->data + j->done, wlen, j->off + j->done);
 		io_uring_sqe_set_data64(sqe, i);
 		sqe->flags |= IOSQE_IO_LINK;
+		n++;
 	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
 	io_uring_prep_fsync(sqe, j->fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data64(sqe, i | SYNC_TAG);
+	return n;
 }
 
 /* Writes left over by the first pass (short, -EAGAIN) and syncs left undone (cancelled behind
@@ -324,9 +342,13 @@ queue_write_sync(struct sio *io, struct sio_job *j, size_t i)
 static int
 finish(struct sio *io, struct sio_job *jobs, size_t n, bool *sync_failed, const char **reason)
 {
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].done < jobs[i].len) /* written again: synced again after */
-			jobs[i].synced = false;
+	for (size_t i = 0; i < n; i++) {
+		struct sio_job *j = &jobs[i];
+		if (j->dfd >= 0 && j->dlen > 0 && !j->dok) /* the aligned part again, buffered */
+			j->done = 0, j->dlen = 0;
+		if (j->done < j->len) /* written again: synced again after */
+			j->synced = false;
+	}
 	int rc = sio_write_all(io, jobs, n, reason);
 	if (rc < 0)
 		return rc;
@@ -349,12 +371,11 @@ sio_write_sync(struct sio *io, struct sio_job *jobs, size_t n, const int *dirs, 
 	unsigned inflight = 0;
 	int err = 0;
 	for (size_t i = 0; i < n; i++)
-		jobs[i].synced = false;
+		jobs[i].synced = jobs[i].dok = false;
 	while (next < n || nextd < nd || inflight > 0) {
-		while (err == 0 && next < n && io_uring_sq_space_left(&io->ring) >= 2 &&
-		       inflight + 2 <= SIO_DEPTH) {
-			inflight += jobs[next].done < jobs[next].len ? 2 : 1;
-			queue_write_sync(io, &jobs[next], next);
+		while (err == 0 && next < n && io_uring_sq_space_left(&io->ring) >= 3 &&
+		       inflight + 3 <= SIO_DEPTH) {
+			inflight += queue_write_sync(io, &jobs[next], next);
 			next++;
 		}
 		while (err == 0 && next == n && nextd < nd && inflight < SIO_DEPTH) {

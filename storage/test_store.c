@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -241,6 +242,50 @@ short_writes_and_eagain_still_write_whole_files(void)
 	free(dir);
 }
 
+/* Aligned bytes take the O_DIRECT path (where the file system has it); a direct write that
+ * comes back short or refused is written again through the page cache. */
+static void
+aligned_files_are_whole_after_short_or_refused_direct_writes(void)
+{
+	char *dir = tmpdir_make("store");
+	struct store *s = open_new(dir, NULL);
+	enum { LEN = 3 * 4096 + 100 };
+	uint8_t *a = NULL;
+	if (posix_memalign((void **)&a, 4096, LEN) != 0)
+		check_harness("out of memory");
+	static uint8_t buf[LEN + 10];
+	struct store_file f = {.path = "tile/data/000", .data = a, .len = LEN};
+	struct store_batch b = {.files = &f, .nfiles = 1};
+	static const char *const path[] = {"tile/data/000", "tile/data/001", "tile/data/002",
+	                                   "tile/data/003"};
+	/* none, a short first write, a refused one, and an EAGAIN */
+	static const int fault[] = {0, 4096, -EINVAL, -EAGAIN};
+	/* A refused direct write only exists where the file system takes O_DIRECT at all. */
+	char probe[4200];
+	snprintf(probe, sizeof probe, "%s/probe", dir);
+	int pfd = open(probe, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+	bool direct = pfd >= 0;
+	if (pfd >= 0)
+		close(pfd);
+	const char *why = NULL;
+	for (unsigned k = 0; k < 4; k++) {
+		if (fault[k] == -EINVAL && !direct)
+			continue;
+		fill(a, LEN, 20 + k);
+		f.path = path[k];
+		b.state.size = k + 1;
+		store_fault_inject(STORE_FAULT_WRITE, fault[k] ? 1 : 0, fault[k]);
+		CHECK(store_commit(s, &b, &why) == 0, "commit %u: %s", k, why ? why : "");
+		store_fault_inject(STORE_FAULT_ANY, 0, 0);
+		CHECK(store_file_read(s, f.path, buf, sizeof buf) == LEN && memcmp(buf, a, LEN) == 0,
+		      "%s whole and byte-identical (fault %d)", f.path, fault[k]);
+	}
+	store_close(s);
+	free(a);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 static void
 io_error_stops_the_writer_and_reopen_recovers(void)
 {
@@ -342,6 +387,7 @@ main(void)
 	RUN(index_rows_are_found_after_sync_and_reopen);
 	RUN(a_signed_size_never_gets_a_second_root);
 	RUN(short_writes_and_eagain_still_write_whole_files);
+	RUN(aligned_files_are_whole_after_short_or_refused_direct_writes);
 	RUN(io_error_stops_the_writer_and_reopen_recovers);
 	RUN(a_full_state_map_is_a_clear_error_and_leaves_a_consistent_store);
 	RUN(open_refuses_a_directory_that_is_not_a_log);
