@@ -14,6 +14,8 @@ static const char usage[] =
         "  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
         "  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
         "  log      look at (info) and check (fsck) a log directory\n"
+        "  keygen   generate a log's P-256 signing key; print its log ID and public key\n"
+        "  ct       RFC 6962 leaves of a chain (leaf) and SCT checks (verify-sct)\n"
         "  version  print the version\n"
         "\n"
         "Run 'birch <command> --help' for a command's arguments.\n";
@@ -70,6 +72,10 @@ main(int argc, char **argv)
 		return cmd_demo(argc - 1, argv + 1);
 	if (strcmp(cmd, "log") == 0)
 		return cmd_log(argc - 1, argv + 1);
+	if (strcmp(cmd, "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (strcmp(cmd, "ct") == 0)
+		return cmd_ct(argc - 1, argv + 1);
 	fprintf(stderr, "birch: unknown command '%s' (try 'birch --help')\n", cmd);
 	return EXIT_USAGE;
 }

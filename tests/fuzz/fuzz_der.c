@@ -1,0 +1,313 @@
+/* Fuzz target: engine/der.h. The input is walked as a DER certificate, as a PEM bundle, and
+ * as one TLV. Invariants: every span lies inside the input and the TBS fields nest in order; a
+ * failed walk leaves *out zeroed and names a reason; walking is deterministic. For a walked
+ * precert, der_precert_tbs succeeds, refuses a buffer one byte short without writing to it,
+ * gives the same bytes with the precert as its own PSC, and its output, re-walked inside a
+ * certificate, keeps every field and extension but the poison (byte for byte, in order). With a
+ * real PSC (ca-pre-cert.pem) the re-walk shows the PSC's issuer and AKI. der_tbs_without_sct_list
+ * likewise for the SCT list. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/der.h"
+#include "tests/fuzz/fuzz_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* certs/google-certificate-transparency-cpp/ca-pre-cert.pem: a PSC with an AKI */
+static const uint8_t psc_der[] = {
+        0x30, 0x82, 0x02, 0xf0, 0x30, 0x82, 0x02, 0x59, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x01,
+        0x01, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05,
+        0x00, 0x30, 0x55, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, 0x47,
+        0x42, 0x31, 0x24, 0x30, 0x22, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x13, 0x1b, 0x43, 0x65, 0x72,
+        0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x20, 0x54, 0x72, 0x61, 0x6e, 0x73, 0x70,
+        0x61, 0x72, 0x65, 0x6e, 0x63, 0x79, 0x20, 0x43, 0x41, 0x31, 0x0e, 0x30, 0x0c, 0x06, 0x03,
+        0x55, 0x04, 0x08, 0x13, 0x05, 0x57, 0x61, 0x6c, 0x65, 0x73, 0x31, 0x10, 0x30, 0x0e, 0x06,
+        0x03, 0x55, 0x04, 0x07, 0x13, 0x07, 0x45, 0x72, 0x77, 0x20, 0x57, 0x65, 0x6e, 0x30, 0x1e,
+        0x17, 0x0d, 0x31, 0x32, 0x30, 0x36, 0x30, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x5a,
+        0x17, 0x0d, 0x32, 0x32, 0x30, 0x36, 0x30, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x5a,
+        0x30, 0x58, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, 0x47, 0x42,
+        0x31, 0x27, 0x30, 0x25, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x13, 0x1e, 0x43, 0x65, 0x72, 0x74,
+        0x69, 0x66, 0x69, 0x63, 0x61, 0x74, 0x65, 0x20, 0x54, 0x72, 0x61, 0x6e, 0x73, 0x70, 0x61,
+        0x72, 0x65, 0x6e, 0x63, 0x79, 0x20, 0x50, 0x72, 0x65, 0x43, 0x41, 0x31, 0x0e, 0x30, 0x0c,
+        0x06, 0x03, 0x55, 0x04, 0x08, 0x13, 0x05, 0x57, 0x61, 0x6c, 0x65, 0x73, 0x31, 0x10, 0x30,
+        0x0e, 0x06, 0x03, 0x55, 0x04, 0x07, 0x13, 0x07, 0x45, 0x72, 0x77, 0x20, 0x57, 0x65, 0x6e,
+        0x30, 0x81, 0x9f, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+        0x01, 0x05, 0x00, 0x03, 0x81, 0x8d, 0x00, 0x30, 0x81, 0x89, 0x02, 0x81, 0x81, 0x00, 0xbd,
+        0xf0, 0x3b, 0x42, 0x85, 0xbf, 0x0a, 0x3d, 0x8b, 0x5a, 0x62, 0xcf, 0xdd, 0x89, 0x8d, 0xa0,
+        0x13, 0xcf, 0xba, 0xce, 0x7d, 0x5c, 0x88, 0xb9, 0x74, 0xce, 0x48, 0x55, 0x16, 0x77, 0xb4,
+        0xc1, 0xc1, 0x18, 0xdd, 0xe2, 0x48, 0x45, 0x7d, 0x8c, 0x3e, 0x46, 0xac, 0xa4, 0x81, 0x06,
+        0xcb, 0x91, 0x14, 0xc1, 0xc6, 0xeb, 0x49, 0x4a, 0x7f, 0xe4, 0xc6, 0xe4, 0x18, 0xc0, 0xf9,
+        0x13, 0xde, 0x7f, 0x90, 0xa2, 0xc7, 0x47, 0x54, 0xef, 0xcd, 0x0b, 0xe1, 0x00, 0x92, 0x80,
+        0x61, 0x03, 0x1e, 0xc9, 0xad, 0x96, 0xc4, 0x53, 0x2a, 0xc6, 0x9a, 0x35, 0xf4, 0x7e, 0x98,
+        0x87, 0x85, 0x19, 0xbd, 0x36, 0xa6, 0xf9, 0x9b, 0x34, 0x95, 0x2d, 0x14, 0x57, 0x42, 0xe8,
+        0xb9, 0x04, 0xe7, 0xfb, 0xb8, 0xee, 0xac, 0x00, 0x3a, 0x99, 0xed, 0x15, 0x68, 0x9f, 0x15,
+        0x60, 0xd5, 0xc1, 0x77, 0x4a, 0x16, 0xa7, 0x02, 0x03, 0x01, 0x00, 0x01, 0xa3, 0x81, 0xcc,
+        0x30, 0x81, 0xc9, 0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04, 0x16, 0x04, 0x14, 0x07,
+        0xef, 0xb3, 0x40, 0x23, 0x34, 0xf7, 0x9e, 0xfe, 0x23, 0x80, 0x83, 0xb2, 0xe2, 0x0d, 0x5c,
+        0xea, 0x10, 0x7d, 0x40, 0x30, 0x0f, 0x06, 0x03, 0x55, 0x1d, 0x13, 0x01, 0x01, 0xff, 0x04,
+        0x05, 0x30, 0x03, 0x01, 0x01, 0xff, 0x30, 0x18, 0x06, 0x03, 0x55, 0x1d, 0x25, 0x01, 0x01,
+        0xff, 0x04, 0x0e, 0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02,
+        0x04, 0x04, 0x30, 0x7d, 0x06, 0x03, 0x55, 0x1d, 0x23, 0x04, 0x76, 0x30, 0x74, 0x80, 0x14,
+        0x5f, 0x9d, 0x88, 0x0d, 0xc8, 0x73, 0xe6, 0x54, 0xd4, 0xf8, 0x0d, 0xd8, 0xe6, 0xb0, 0xc1,
+        0x24, 0xb4, 0x47, 0xc3, 0x55, 0xa1, 0x59, 0xa4, 0x57, 0x30, 0x55, 0x31, 0x0b, 0x30, 0x09,
+        0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, 0x47, 0x42, 0x31, 0x24, 0x30, 0x22, 0x06, 0x03,
+        0x55, 0x04, 0x0a, 0x13, 0x1b, 0x43, 0x65, 0x72, 0x74, 0x69, 0x66, 0x69, 0x63, 0x61, 0x74,
+        0x65, 0x20, 0x54, 0x72, 0x61, 0x6e, 0x73, 0x70, 0x61, 0x72, 0x65, 0x6e, 0x63, 0x79, 0x20,
+        0x43, 0x41, 0x31, 0x0e, 0x30, 0x0c, 0x06, 0x03, 0x55, 0x04, 0x08, 0x13, 0x05, 0x57, 0x61,
+        0x6c, 0x65, 0x73, 0x31, 0x10, 0x30, 0x0e, 0x06, 0x03, 0x55, 0x04, 0x07, 0x13, 0x07, 0x45,
+        0x72, 0x77, 0x20, 0x57, 0x65, 0x6e, 0x82, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86,
+        0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05, 0x00, 0x03, 0x81, 0x81, 0x00, 0x8e, 0x2f,
+        0x55, 0xee, 0xfc, 0x5a, 0x19, 0xc9, 0x2a, 0xfc, 0x93, 0x63, 0xd6, 0x5a, 0x2f, 0xc1, 0x7c,
+        0xc2, 0x00, 0x3a, 0xf1, 0x55, 0xa1, 0xa0, 0xbe, 0x00, 0x6a, 0x02, 0x9c, 0x0a, 0x00, 0x1e,
+        0x27, 0x22, 0x86, 0x16, 0x34, 0xaa, 0x0d, 0x38, 0x75, 0x80, 0x0c, 0xfb, 0xbc, 0x2e, 0xd7,
+        0x99, 0xb3, 0x36, 0xb9, 0xbe, 0x40, 0xa1, 0xc7, 0x1b, 0xca, 0xd4, 0xed, 0xef, 0x3c, 0x30,
+        0x70, 0x72, 0x78, 0x70, 0x18, 0x01, 0xe5, 0xd0, 0x57, 0x31, 0xf8, 0xef, 0x2d, 0x59, 0x5f,
+        0x89, 0x57, 0x68, 0x15, 0x44, 0x3d, 0xe2, 0x47, 0xf4, 0x69, 0x92, 0xfa, 0x99, 0x9d, 0xe6,
+        0x05, 0x39, 0x19, 0x7f, 0xa6, 0x0c, 0x37, 0xfc, 0xef, 0x68, 0x32, 0x5c, 0x97, 0x21, 0x37,
+        0x30, 0x2f, 0x13, 0x8f, 0xa6, 0xe1, 0xf6, 0xfe, 0x05, 0xdd, 0x49, 0x59, 0x02, 0x20, 0xf1,
+        0x7d, 0x61, 0x87, 0xf6, 0xc9, 0x6e,
+};
+
+static bool
+inside(const struct der_span *s, const uint8_t *p, size_t n)
+{
+	if (s->len == 0)
+		return true;
+	uintptr_t a = (uintptr_t)s->p, b = (uintptr_t)p;
+	return a >= b && s->len <= n && a - b <= n - s->len;
+}
+
+static bool
+same(const struct der_span *a, const struct der_span *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
+static size_t
+hdr_put(uint8_t *w, uint8_t tag, size_t n)
+{
+	size_t h = n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5;
+	w[0] = tag;
+	w[1] = h == 2 ? (uint8_t)n : (uint8_t)(0x80 | (h - 2));
+	for (size_t i = 0; h > 2 && i < h - 2; i++)
+		w[h - 1 - i] = (uint8_t)(n >> (8 * i));
+	return h;
+}
+
+static uint8_t wrapped[2 * DER_CERT_MAX];
+
+/* Certificate { tbs, c's signatureAlgorithm, c's signature }, so a rewritten TBS can be walked. */
+static size_t
+wrap(const uint8_t *tbs, size_t tbs_len, const struct der_cert *c)
+{
+	static uint8_t body[2 * DER_CERT_MAX];
+	size_t n = 0;
+	memcpy(body, tbs, tbs_len);
+	n += tbs_len;
+	memcpy(body + n, c->sig_alg_tlv.p, c->sig_alg_tlv.len);
+	n += c->sig_alg_tlv.len;
+	n += hdr_put(body + n, DER_TAG_BIT_STRING, c->sig.len + 1);
+	body[n++] = 0;
+	if (c->sig.len)
+		memcpy(body + n, c->sig.p, c->sig.len);
+	n += c->sig.len;
+	size_t h = hdr_put(wrapped, DER_TAG_SEQUENCE, n);
+	memcpy(wrapped + h, body, n);
+	return h + n;
+}
+
+static void
+check_walk(const struct der_cert *c, const uint8_t *in, size_t len)
+{
+	FUZZ_REQUIRE(c->cert_tlv.p == in && c->cert_tlv.len == len && len <= DER_CERT_MAX);
+	FUZZ_REQUIRE(inside(&c->tbs_tlv, in, len) && c->tbs_tlv.p > in);
+	FUZZ_REQUIRE(inside(&c->sig_alg_tlv, in, len) &&
+	             c->sig_alg_tlv.p == c->tbs_tlv.p + c->tbs_tlv.len);
+	FUZZ_REQUIRE(inside(&c->sig, in, len) && c->sig.p > c->sig_alg_tlv.p);
+	const uint8_t *t = c->tbs_tlv.p;
+	size_t tl = c->tbs_tlv.len;
+	FUZZ_REQUIRE(inside(&c->serial, t, tl) && inside(&c->issuer_tlv, t, tl) &&
+	             inside(&c->subject_tlv, t, tl) && inside(&c->spki_tlv, t, tl) &&
+	             inside(&c->exts, t, tl));
+	FUZZ_REQUIRE(c->serial.len > 0 && c->issuer_tlv.len >= 2 && c->subject_tlv.len >= 2 &&
+	             c->spki_tlv.len > 0);
+	FUZZ_REQUIRE(c->serial.p < c->issuer_tlv.p && c->issuer_tlv.p < c->subject_tlv.p &&
+	             c->subject_tlv.p < c->spki_tlv.p);
+	FUZZ_REQUIRE(c->exts.len == 0 || c->exts.p > c->spki_tlv.p);
+	FUZZ_REQUIRE(c->version >= 1 && c->version <= 3);
+	FUZZ_REQUIRE(c->exts.len == 0 || c->version == 3);
+	FUZZ_REQUIRE(c->flags < 0x800);
+	FUZZ_REQUIRE(!(c->flags & DER_F_POISON_CRITICAL) || (c->flags & DER_F_POISON));
+	FUZZ_REQUIRE(!(c->flags & DER_F_BC_CA) || (c->flags & DER_F_BC));
+	FUZZ_REQUIRE(!(c->flags & DER_F_EKU_CT) || (c->flags & DER_F_EKU));
+	FUZZ_REQUIRE(!(c->flags & DER_F_KU_CERT_SIGN) || (c->flags & DER_F_KU));
+	FUZZ_REQUIRE(c->bc_path_len >= -1 && (c->bc_path_len == -1 || (c->flags & DER_F_BC)));
+	FUZZ_REQUIRE(c->flags & DER_F_POISON ? inside(&c->poison_tlv, c->exts.p, c->exts.len) &&
+	                                               c->poison_tlv.len > 0
+	                                     : c->poison_tlv.len == 0);
+	FUZZ_REQUIRE(c->flags & DER_F_SCT_LIST ? inside(&c->sct_list_tlv, c->exts.p, c->exts.len) &&
+	                                                 c->sct_list_tlv.len > 0
+	                                       : c->sct_list_tlv.len == 0);
+	FUZZ_REQUIRE(c->flags & DER_F_AKI
+	                     ? inside(&c->aki_tlv, c->exts.p, c->exts.len) &&
+	                               inside(&c->aki_value, c->aki_tlv.p, c->aki_tlv.len) &&
+	                               c->aki_value.len > 0
+	                     : c->aki_tlv.len == 0 && c->aki_value.len == 0);
+	uint8_t tag;
+	struct der_span body;
+	size_t total;
+	const char *r;
+	FUZZ_REQUIRE(der_tlv(t, tl, &tag, &body, &total, &r) == 0 && tag == DER_TAG_SEQUENCE &&
+	             total == tl);
+}
+
+/* r (a re-walked rewrite of c) keeps c's fields; the issuer is the PSC's when psc is set. */
+static void
+check_kept(const struct der_cert *c, const struct der_cert *r, const struct der_cert *psc)
+{
+	FUZZ_REQUIRE(r->version == c->version && same(&r->serial, &c->serial) &&
+	             same(&r->subject_tlv, &c->subject_tlv) && same(&r->spki_tlv, &c->spki_tlv) &&
+	             r->not_before == c->not_before && r->not_after == c->not_after &&
+	             r->sig_alg == c->sig_alg && r->bc_path_len == c->bc_path_len);
+	FUZZ_REQUIRE(same(&r->issuer_tlv, psc ? &psc->issuer_tlv : &c->issuer_tlv));
+}
+
+/* r's extensions are c's less the one TLV `gone`, byte for byte and in order. */
+static bool
+exts_less(const struct der_cert *c, const struct der_span *gone, const struct der_cert *r)
+{
+	size_t a = (size_t)(gone->p - c->exts.p), b = c->exts.len - a - gone->len;
+	return r->exts.len == a + b && (a == 0 || memcmp(r->exts.p, c->exts.p, a) == 0) &&
+	       (b == 0 || memcmp(r->exts.p + a, gone->p + gone->len, b) == 0);
+}
+
+static uint8_t out[DER_CERT_MAX + 4096], out2[DER_CERT_MAX + 4096];
+
+static void
+check_precert(const struct der_cert *c, const struct der_cert *psc)
+{
+	const char *reason = NULL;
+	long n = der_precert_tbs(out, sizeof out, c, NULL, &reason);
+	FUZZ_REQUIRE(n > 0 && (size_t)n <= c->tbs_tlv.len);
+	out2[n - 1] = 0xa5;
+	FUZZ_REQUIRE(der_precert_tbs(out2, (size_t)n - 1, c, NULL, &reason) == -ENOSPC &&
+	             out2[n - 1] == 0xa5 && reason != NULL);
+	FUZZ_REQUIRE(der_precert_tbs(out2, sizeof out2, c, c, &reason) == n &&
+	             memcmp(out, out2, (size_t)n) == 0);
+	struct der_cert r;
+	size_t w = wrap(out, (size_t)n, c);
+	FUZZ_REQUIRE(der_cert_walk(wrapped, w, &r, &reason) == 0);
+	check_kept(c, &r, NULL);
+	FUZZ_REQUIRE(r.flags == (c->flags & ~(DER_F_POISON | DER_F_POISON_CRITICAL)));
+	FUZZ_REQUIRE(exts_less(c, &c->poison_tlv, &r));
+
+	/* with a real PSC: its issuer, its AKI value (or none) */
+	n = der_precert_tbs(out, sizeof out, c, psc, &reason);
+	FUZZ_REQUIRE(n > 0 &&
+	             (size_t)n <= c->tbs_tlv.len + psc->issuer_tlv.len + psc->aki_value.len + 16);
+	w = wrap(out, (size_t)n, c);
+	if (w > DER_CERT_MAX)
+		return;
+	FUZZ_REQUIRE(der_cert_walk(wrapped, w, &r, &reason) == 0);
+	check_kept(c, &r, psc);
+	uint32_t want = (c->flags & ~(DER_F_POISON | DER_F_POISON_CRITICAL | DER_F_AKI)) |
+	                (psc->flags & DER_F_AKI);
+	FUZZ_REQUIRE(r.flags == want);
+	FUZZ_REQUIRE(!(r.flags & DER_F_AKI) || same(&r.aki_value, &psc->aki_value));
+}
+
+static void
+check_final(const struct der_cert *c)
+{
+	const char *reason = NULL;
+	long n = der_tbs_without_sct_list(out, sizeof out, c, &reason);
+	FUZZ_REQUIRE(n > 0 && (size_t)n <= c->tbs_tlv.len);
+	out2[n - 1] = 0xa5;
+	FUZZ_REQUIRE(der_tbs_without_sct_list(out2, (size_t)n - 1, c, &reason) == -ENOSPC &&
+	             out2[n - 1] == 0xa5);
+	struct der_cert r;
+	size_t w = wrap(out, (size_t)n, c);
+	FUZZ_REQUIRE(der_cert_walk(wrapped, w, &r, &reason) == 0);
+	check_kept(c, &r, NULL);
+	FUZZ_REQUIRE(r.flags == (c->flags & ~DER_F_SCT_LIST));
+	FUZZ_REQUIRE(exts_less(c, &c->sct_list_tlv, &r));
+}
+
+struct pem_ctx {
+	const uint8_t *buf;
+	size_t len, next;
+};
+
+static int
+pem_block(void *ctx, const uint8_t *der, size_t len, size_t i)
+{
+	struct pem_ctx *p = ctx;
+	struct der_span s = {der, len};
+	FUZZ_REQUIRE(len > 0 && inside(&s, p->buf, p->len) && i == p->next++);
+	struct der_cert c;
+	const char *reason;
+	if (der_cert_walk(der, len, &c, &reason) == 0)
+		check_walk(&c, der, len);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct der_cert psc;
+	static bool psc_ok;
+	const char *reason = NULL;
+	if (!psc_ok) {
+		FUZZ_REQUIRE(der_cert_walk(psc_der, sizeof psc_der, &psc, &reason) == 0 &&
+		             (psc.flags & DER_F_AKI) && (psc.flags & DER_F_EKU_CT));
+		psc_ok = true;
+	}
+
+	/* one TLV */
+	uint8_t tag;
+	struct der_span content;
+	size_t total = 0;
+	if (der_tlv(data, size, &tag, &content, &total, &reason) == 0)
+		FUZZ_REQUIRE(total <= size && total >= 2 && inside(&content, data, size) &&
+		             content.p + content.len == data + total);
+	else
+		FUZZ_REQUIRE(reason != NULL);
+
+	/* a certificate */
+	struct der_cert c, again;
+	reason = NULL;
+	int rc = der_cert_walk(data, size, &c, &reason);
+	FUZZ_REQUIRE(der_cert_walk(data, size, &again, &reason) == rc &&
+	             memcmp(&c, &again, sizeof c) == 0);
+	if (rc != 0) {
+		FUZZ_REQUIRE((rc == -EBADMSG || rc == -ENOTSUP) && reason != NULL);
+		FUZZ_REQUIRE(c.cert_tlv.len == 0 && c.flags == 0 && c.bc_path_len == -1);
+	} else {
+		check_walk(&c, data, size);
+		if (c.flags & DER_F_POISON)
+			check_precert(&c, &psc);
+		else
+			FUZZ_REQUIRE(der_precert_tbs(out, sizeof out, &c, NULL, &reason) ==
+			             -EINVAL);
+		if (c.flags & DER_F_SCT_LIST)
+			check_final(&c);
+		else
+			FUZZ_REQUIRE(der_tbs_without_sct_list(out, sizeof out, &c, &reason) ==
+			             -EINVAL);
+	}
+
+	/* a PEM bundle, decoded in place in a copy */
+	char *copy = malloc(size ? size : 1);
+	FUZZ_REQUIRE(copy != NULL);
+	if (size)
+		memcpy(copy, data, size);
+	struct pem_ctx p = {(const uint8_t *)copy, size, 0};
+	long n = der_pem_each(copy, size, pem_block, &p, &reason);
+	FUZZ_REQUIRE(n == -EBADMSG || (n >= 0 && (size_t)n == p.next));
+	free(copy);
+	return 0;
+}
