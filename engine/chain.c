@@ -679,6 +679,20 @@ chain_same_name(struct der_span a, struct der_span b)
 	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
 }
 
+/* Issuers are parsed by OpenSSL too, once per cache miss: a certificate that Birch's walk
+ * accepts but OpenSSL's full parser refuses is not trusted as an issuer. */
+static bool
+chain_openssl_parses(struct der_span der)
+{
+	const unsigned char *p = der.p;
+	X509 *x = d2i_X509(NULL, &p, (long)der.len);
+	bool ok = x && p == der.p + der.len;
+	X509_free(x);
+	if (!ok)
+		ERR_clear_error();
+	return ok;
+}
+
 /* The reason for a failed link between two submitted certificates. */
 static const char *
 chain_link_reason(const char *why)
@@ -705,7 +719,8 @@ chain_fill(struct chain_checker *c, struct chain_entry *e, const struct der_span
 			*reason = "chain certificate is empty or too large";
 			return -EBADMSG;
 		}
-		if (der_cert_walk(iss[i].p, iss[i].len, &w[i], &why) != 0) {
+		if (der_cert_walk(iss[i].p, iss[i].len, &w[i], &why) != 0 ||
+		    !chain_openssl_parses(iss[i])) {
 			*reason = "chain certificate does not parse";
 			return -EBADMSG;
 		}

@@ -30,7 +30,8 @@
  *
  * Cost: a chain whose issuers (the same bytes) were verified before costs one leaf walk, one
  * memcmp of the issuer bytes and one signature verification; no allocation except inside
- * OpenSSL's verify and d2i_ECDSA_SIG. A cache miss parses the issuers with OpenSSL once.
+ * OpenSSL's verify and d2i_ECDSA_SIG. A cache miss parses the issuers with OpenSSL too (an
+ * issuer OpenSSL refuses is refused) and decodes the issuer's key once.
  *
  * Errors: 0 accepted; -EBADMSG malformed input, -EACCES a chain the policy refuses, -ENOMEM;
  * *reason always gets a static one-line reason, suitable for an HTTP 400 body.

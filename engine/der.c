@@ -3,6 +3,8 @@
  * and every loop advances through a bounded buffer. */
 #include "engine/der.h"
 
+#include "engine/b64.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -1082,62 +1084,21 @@ der_tbs_without_sct_list(uint8_t *out, size_t cap, const struct der_cert *cert, 
 
 /* ---- PEM ---- */
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 text, skipping line breaks and blanks, into the same buffer. Returns the
- * bytes written or -1. Writing never overtakes reading: 4 symbols give at most 3 bytes. */
+/* Decodes base64 text, skipping line breaks and blanks, into the same buffer: the blanks are
+ * squeezed out first, then b64_decode (strict) runs in place, which is safe because its
+ * writes never overtake its reads (4 symbols give at most 3 bytes). Returns the bytes written
+ * or -1. */
 static long
 b64_in_place(char *buf, size_t len)
 {
-	uint8_t *w = (uint8_t *)buf;
-	uint32_t acc = 0;
-	int k = 0, pad = 0;
-	bool done = false;
+	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
 		char ch = buf[i];
-		if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
-			continue;
-		if (done)
-			return -1;
-		if (ch == '=') {
-			if (k < 2)
-				return -1;
-			pad++;
-			acc <<= 6;
-		} else {
-			int v = b64_value(ch);
-			if (v < 0 || pad)
-				return -1;
-			acc = acc << 6 | (uint32_t)v;
-		}
-		if (++k < 4)
-			continue;
-		uint8_t b[3] = {(uint8_t)(acc >> 16), (uint8_t)(acc >> 8), (uint8_t)acc};
-		if ((pad >= 1 && b[2]) || (pad == 2 && b[1]))
-			return -1; /* unused bits of the last symbol must be zero */
-		for (int j = 0; j < 3 - pad; j++)
-			*w++ = b[j];
-		done = pad > 0;
-		k = 0;
-		acc = 0;
+		if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t')
+			buf[n++] = ch;
 	}
-	if (k != 0)
-		return -1;
-	return (long)(w - (uint8_t *)buf);
+	long got = b64_decode((uint8_t *)buf, n, buf, n, NULL);
+	return got < 0 ? -1 : got;
 }
 
 long
