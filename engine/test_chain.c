@@ -367,6 +367,19 @@ minted_free(struct minted *m)
 		free(m->der[i]);
 }
 
+/* A checker (open window) whose only accepted root is m's root. */
+static struct chain_checker *
+minted_checker(const struct minted *m, struct chain_roots **roots)
+{
+	struct chain_checker *c = NULL;
+	const char *why = NULL;
+	if (chain_roots_new(roots) != 0 ||
+	    chain_roots_add_der(*roots, m->der[2], m->len[2], &why) != 1 ||
+	    chain_checker_new(&c, *roots, &open_window, 0) != 0)
+		check_harness(why ? why : "minted root or checker");
+	return c;
+}
+
 static void
 minted_chains_verify_for_each_issuer_key_type_and_tampering_is_caught(void)
 {
@@ -377,12 +390,8 @@ minted_chains_verify_for_each_issuer_key_type_and_tampering_is_caught(void)
 		struct mint_opts lo = {.cn = "leaf.example"};
 		minted_make(&m, types[t], &lo);
 		struct chain_roots *r;
+		struct chain_checker *c = minted_checker(&m, &r);
 		const char *why = NULL;
-		CHECK(chain_roots_new(&r) == 0 &&
-		              chain_roots_add_der(r, m.der[2], m.len[2], &why) == 1,
-		      "root added");
-		struct chain_checker *c;
-		CHECK(chain_checker_new(&c, r, &open_window, 0) == 0, "checker");
 		struct chain_result res;
 		CHECK(chain_check(c, m.span, 2, false, &res, &why) == 0, "%s chain: %s", names[t],
 		      why);
@@ -455,12 +464,8 @@ ecdsa_signatures_that_are_not_canonical_der_are_refused(void)
 		struct mint_opts lo = {.cn = "leaf.example"};
 		minted_make(&m, types[t], &lo);
 		struct chain_roots *r;
+		struct chain_checker *c = minted_checker(&m, &r);
 		const char *why = NULL;
-		CHECK(chain_roots_new(&r) == 0 &&
-		              chain_roots_add_der(r, m.der[2], m.len[2], &why) == 1,
-		      "root added");
-		struct chain_checker *c;
-		CHECK(chain_checker_new(&c, r, &open_window, 0) == 0, "checker");
 		struct der_cert dc;
 		CHECK(der_cert_walk(m.der[0], m.len[0], &dc, &why) == 0, "walk the minted leaf");
 		/* The same signature, re-assembled: accepted (the rebuild is faithful). */
