@@ -11,12 +11,22 @@
  *   made once at start-up, are read-only afterwards and may be shared by any number of
  *   threads; free them after every user is done. struct ctsig_signer belongs to one thread
  *   at a time (make one per signing thread) and must not outlive its key.
+ * - Determinism. Every signature is deterministic ECDSA (RFC 6979 section 3.2, HMAC-SHA-256,
+ *   qlen = hlen = 256): the nonce k is derived from the private scalar and the SHA-256 digest,
+ *   so signing the same bytes with the same key gives the same signature, byte for byte, in
+ *   any signer, process or restart. An SCT can thus be re-signed identically from its entry
+ *   alone (a duplicate submission, a rebuild after a crash).
  * - Allocation. Loading keys, making signers, key generation and verification allocate
  *   (OpenSSL objects; verification makes an EVP_PKEY_CTX per call, it is not on the log's hot
- *   path). Signing (ctsig_sign*, ctsig_sct_sign, ctsig_sth_sign, ctsig_checkpoint_sign) is
- *   the hot path: Birch allocates nothing and fetches nothing per call; the signer's
- *   EVP_PKEY_CTX is initialised once and only EVP_PKEY_sign runs per signature (OpenSSL's
- *   ECDSA still uses its own BN_CTX scratch inside). The digest is SHA-256 on the stack.
+ *   path). ctsig_signer_new reads the private scalar once into the signer (cleansed by
+ *   ctsig_signer_free), preallocates the P-256 group, a BN_CTX, bignums and a point, and signs
+ *   once as a self-test, checked with OpenSSL's verifier (which also warms the BN_CTX pool).
+ *   Signing (ctsig_sign*, ctsig_sct_sign, ctsig_sth_sign, ctsig_checkpoint_sign) is the hot
+ *   path: nothing is allocated or fetched per call, by Birch or by OpenSSL. Per signature:
+ *   SHA-256 on the stack, the RFC 6979 HMAC-SHA-256 DRBG (Birch's HMAC on OpenSSL's SHA-256),
+ *   kG by OpenSSL's EC_POINT_mul into the signer's point, and k^-1 and s = k^-1 (h + r d) mod q
+ *   in Birch's constant-time arithmetic modulo the group order. k, k^-1 and the DRBG state are
+ *   cleansed after use.
  * - Errors. 0 or a length on success; otherwise -EINVAL (an argument out of range), -ENOSPC
  *   (output buffer too small), -EBADMSG (malformed input or a signature that does not
  *   verify), -ENOMEM, -EIO (an unexpected OpenSSL failure), or -errno from the file system.
@@ -45,8 +55,9 @@
 #define CTSIG_CHECKPOINT_MAX                                                                       \
 	(CTENC_CHECKPOINT_MAX + 1 + 4 + CTENC_ORIGIN_MAX + 1 +                                     \
 	 B64_ENCODED_LEN(CTSIG_NOTE_KEY_ID + 8 + CTSIG_DSIG_MAX) + 1)
-#define CTSIG_NOTE_MAX      (256 * 1024) /* the largest note the verifier reads */
-#define CTSIG_NOTE_SIGS_MAX 100          /* signature lines per note (signed-note: >= 16) */
+#define CTSIG_P256_SCALAR_LEN 32           /* a P-256 private scalar or nonce, big-endian */
+#define CTSIG_NOTE_MAX        (256 * 1024) /* the largest note the verifier reads */
+#define CTSIG_NOTE_SIGS_MAX   100          /* signature lines per note (signed-note: >= 16) */
 
 struct ctsig_key;    /* a log's P-256 private key */
 struct ctsig_signer; /* per-thread signing context */
@@ -80,13 +91,16 @@ __attribute__((warn_unused_result)) int ctsig_keygen(const char *path, const cha
 
 /* ---- signing (per thread) ---- */
 
+/* A signer for key k (see Allocation above). Returns 0, -ENOMEM, -EINVAL (a private scalar
+ * out of range) or -EIO (an OpenSSL failure, or a self-test signature that did not verify). */
 __attribute__((warn_unused_result)) int ctsig_signer_new(struct ctsig_signer **out,
                                                          const struct ctsig_key *k);
 void ctsig_signer_free(struct ctsig_signer *s);
 
 /* A DigitallySigned (sha256, ecdsa) over SHA-256(msg), or over an already computed SHA-256
- * digest. out needs CTSIG_DSIG_MAX bytes of room (-ENOSPC otherwise, whatever the actual
- * length). Returns the length written. */
+ * digest: deterministic, a function of the key and the digest only. out needs CTSIG_DSIG_MAX
+ * bytes of room (-ENOSPC otherwise, whatever the actual length). Returns the length written,
+ * or -EIO (an OpenSSL failure; out is zeroed). */
 __attribute__((warn_unused_result)) long ctsig_sign(struct ctsig_signer *s, uint8_t *out,
                                                     size_t cap, const uint8_t *msg, size_t len);
 __attribute__((warn_unused_result)) long ctsig_sign_digest(struct ctsig_signer *s, uint8_t *out,
@@ -113,6 +127,16 @@ __attribute__((warn_unused_result)) long
 ctsig_checkpoint_sign(struct ctsig_signer *s, char *out, size_t cap, const char *origin,
                       size_t origin_len, uint64_t timestamp, uint64_t tree_size,
                       const uint8_t root[CTENC_HASH_LEN]);
+
+/* The RFC 6979 section 3.2 nonce for P-256 with HMAC-SHA-256: the first candidate k in
+ * [1, q-1] for the private scalar d and the message digest h1 (32 bytes each, big-endian;
+ * h1 enters as bits2octets(h1) = h1 mod q). Signing derives k this way (and moves on to the
+ * next candidate, as RFC 6979 section 3.4 says, in the ~2^-256 case that r or s is 0); this
+ * entry point exists for known-answer tests. Pure, no allocation. Returns 0, or -EINVAL when
+ * d is not in [1, q-1] (k zeroed; -EIO, equally, after 64 candidates out of range, ~2^-2048). */
+__attribute__((warn_unused_result)) int ctsig_rfc6979_nonce(uint8_t k[CTSIG_P256_SCALAR_LEN],
+                                                            const uint8_t d[CTSIG_P256_SCALAR_LEN],
+                                                            const uint8_t h1[CTENC_HASH_LEN]);
 
 /* ---- signed notes (C2SP signed-note, static-ct-api) ---- */
 

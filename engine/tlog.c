@@ -14,6 +14,7 @@
 
 #include <openssl/sha.h>
 
+#include "engine/ctlog.h"
 #include "engine/hex.h"
 #include "engine/sha256x.h"
 #include "engine/tlog_int.h"
@@ -67,6 +68,8 @@ tlog_codec_find(const char *name)
 {
 	if (name && strcmp(name, tlog_codec_plain.name) == 0)
 		return &tlog_codec_plain;
+	if (name && strcmp(name, ctlog_codec.name) == 0)
+		return &ctlog_codec;
 	return NULL;
 }
 

@@ -212,10 +212,10 @@ def test_bad_input_is_refused_cleanly():
 
 def test_help_everywhere():
     for args in (["--help"], ["merkle", "--help"], ["merkle", "root", "--help"],
-                 ["merkle", "verify-consistency", "--help"], ["demo", "--help"], ["version"]):
+                 ["merkle", "verify-consistency", "--help"], ["merkle", "demo", "--help"], ["version"]):
         rc, out, _ = birch(args)
         check(rc == 0 and out, f"{args} prints help and exits 0")
-    rc, out, _ = birch(["demo", "--leaves", "5000"])
+    rc, out, _ = birch(["merkle", "demo", "--leaves", "5000"])
     check(rc == 0 and "verified" in out and "FAILED" not in out, "demo runs and verifies")
 
 

@@ -11,11 +11,13 @@ static const char usage[] =
         "Birch, a Certificate Transparency log engine.\n"
         "\n"
         "commands:\n"
+        "  serve    run a CT log (add-chain, add-pre-chain, get-roots) from a config or flags\n"
         "  merkle   RFC 6962 Merkle roots and proofs over leaves given as hex lines\n"
-        "  demo     build a demo tree, prove and verify entries in it (embedded defaults)\n"
+        "  demo     run a demo log on 127.0.0.1 with a test CA, submit to it, keep serving\n"
         "  log      look at (info) and check (fsck) a log directory\n"
         "  keygen   generate a log's P-256 signing key; print its log ID and public key\n"
         "  ct       RFC 6962 leaves of a chain (leaf) and SCT checks (verify-sct)\n"
+        "  load     submit minted chains to a log at a fixed concurrency or rate; report\n"
         "  version  print the version\n"
         "\n"
         "Run 'birch <command> --help' for a command's arguments.\n";
@@ -76,6 +78,10 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (strcmp(cmd, "ct") == 0)
 		return cmd_ct(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "load") == 0)
+		return cmd_load(argc - 1, argv + 1);
 	fprintf(stderr, "birch: unknown command '%s' (try 'birch --help')\n", cmd);
 	return EXIT_USAGE;
 }

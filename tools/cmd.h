@@ -13,9 +13,12 @@
 
 int cmd_merkle(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_merkle_demo(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "birch <cmd>: <message>" on stderr and returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

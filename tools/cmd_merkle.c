@@ -30,6 +30,8 @@ static const char usage[] =
         "  verify-inclusion --index I --size N --root HASH (--leaf-hash HASH | --leaf HEX)\n"
         "                   [PROOF...]\n"
         "  verify-consistency --old M --size N --old-root HASH --root HASH [PROOF...]\n"
+        "  demo [--leaves N]                   build a synthetic tree in memory, prove and\n"
+        "                                      verify entries in it\n"
         "      PROOF is the proof's hashes as arguments, in order, or a single '-' to read\n"
         "      them from stdin one per line (as 'inclusion' and 'consistency' print them);\n"
         "      no PROOF means an empty proof. Exit 0 when the proof verifies, 1 with the\n"
@@ -443,6 +445,8 @@ cmd_merkle(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (strcmp(o.sub, "demo") == 0)
+		return cmd_merkle_demo(argc - 1, argv + 1);
 	static const char *const subs[] = {"root", "inclusion", "consistency", "verify-inclusion",
 	                                   "verify-consistency"};
 	int which = -1;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs Birch's main job with embedded defaults. Until the log server
-# exists (later issues), that job is `birch demo`: a Merkle tree of synthetic entries with
-# its root, tiles and verified proofs. Arguments are passed to `birch demo`.
-# Usage: tools/run.sh [--leaves N]
+# Sets up, builds and runs a working CT log with embedded defaults: `birch demo` creates
+# ./birch-demo (a log key, a test CA, a config), starts the log on 127.0.0.1:6962, submits
+# certificates and precertificates, prints their SCTs and the tree head, and keeps serving
+# until Ctrl-C. Arguments are passed to `birch demo` (--dir, --port, --count, --exit).
+# Usage: tools/run.sh [--port N] [--dir DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,5s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 tools/setup.sh >&2
 [ -f build/build.ninja ] || meson setup build >/tmp/birch-setup-build.log 2>&1 || {
   cat /tmp/birch-setup-build.log >&2; exit 1; }

@@ -8,7 +8,8 @@ set -euo pipefail
 PACKAGES=(
   meson ninja-build pkg-config gcc clang llvm
   libssl-dev nettle-dev liblmdb-dev liburing-dev dpdk-dev libdpdk-dev
-  python3
+  libh2o-evloop-dev
+  python3 openssl
 )
 
 usage() { sed -n '2,4s/^# \{0,1\}//p' "$0"; }
