@@ -128,8 +128,10 @@ struct gw {
 	unsigned nlisten;
 
 	_Atomic unsigned conns_open;
-	_Atomic long inflight; /* submitted and not yet answered (or about to be submitted) */
+	_Atomic long inflight;   /* submitted and not yet answered (or about to be submitted) */
+	_Atomic long completing; /* callers inside gw_complete() */
 	atomic_bool draining, stopping;
+	atomic_bool stop_sent; /* gw_stop() has woken every thread: their pipes may close */
 	_Atomic unsigned threads_drained;
 	pthread_mutex_t ready_mu; /* gw_start() waits until every thread has set up */
 	pthread_cond_t ready_cv;
@@ -645,6 +647,10 @@ gw_thread_main(void *arg)
 	}
 	gw_thread_close_all(t);
 	gw_publish_h2o_stats(t);
+	/* gw_stop() may still be writing its wake-up byte to this thread's pipe (it set stopping
+	 * first, and the thread may have seen that on its own): keep the pipe until it is done. */
+	for (unsigned i = 0; i < 100000 && !atomic_load(&g->stop_sent); i++)
+		h2o_evloop_run(t->loop, 1);
 	gw_thread_dispose(t);
 	gw_thread_take_recycled(t);
 	return NULL;
@@ -904,7 +910,7 @@ gw_start(struct gw **out, const struct gw_config *c, char *err, size_t err_len)
 	for (unsigned i = 0; i < c->nlisten; i++) {
 		char addr[96];
 		gw_fmt_addr(addr, sizeof addr, &c->listen[i], g->port[i]);
-		blog(BLOG_INFO, "gw", "listening on %s (%u threads, %u connections at most)", addr,
+		blog(BLOG_DEBUG, "gw", "bound %s (%u threads, %u connections at most)", addr,
 		     c->threads, c->max_connections);
 	}
 	*out = g;
@@ -930,8 +936,14 @@ gw_port(const struct gw *g, unsigned i)
 void
 gw_complete(struct gw *g, struct req *r)
 {
+	/* Counted, because h2o_multithread_send_message() still writes to the thread's pipe after
+	 * the message is in the list, so after the answer may have gone out and the slot come back:
+	 * gw_drain() waits for this too, so that gw_stop() never closes a pipe a caller is about
+	 * to write to. */
+	atomic_fetch_add(&g->completing, 1);
 	struct gw_pending *p = r->gw_handle;
 	h2o_multithread_send_message(&g->threads[r->gw_thread].done_rx, &p->msg);
+	atomic_fetch_sub(&g->completing, 1);
 }
 
 unsigned
@@ -945,9 +957,11 @@ gw_drain(struct gw *g, unsigned timeout_ms)
 			gw_wake(&g->threads[i]);
 	uint64_t until = gw_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
+		/* inflight first: once it is 0 while draining, no gw_complete() can begin */
 		long n = atomic_load(&g->inflight);
+		long busy = atomic_load(&g->completing);
 		bool closed = atomic_load(&g->threads_drained) >= g->nthreads;
-		if ((n <= 0 && closed) || gw_now_ns() >= until)
+		if ((n <= 0 && busy == 0 && closed) || gw_now_ns() >= until)
 			return n > 0 ? (unsigned)n : 0;
 		struct timespec ts = {0, 1000000}; /* 1 ms; a drain is rare */
 		nanosleep(&ts, NULL);
@@ -963,6 +977,7 @@ gw_stop(struct gw *g)
 	for (unsigned i = 0; i < g->nthreads; i++)
 		if (g->threads[i].started)
 			gw_wake(&g->threads[i]);
+	atomic_store(&g->stop_sent, true);
 	for (unsigned i = 0; i < g->nthreads; i++)
 		if (g->threads[i].started) {
 			pthread_join(g->threads[i].tid, NULL);

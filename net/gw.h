@@ -69,7 +69,9 @@ __attribute__((warn_unused_result)) int gw_start(struct gw **out, const struct g
                                                  char *err, size_t err_len);
 /* The port listener i is bound to (useful with port 0). */
 uint16_t gw_port(const struct gw *g, unsigned i);
-/* r's completion fields are set: send the answer. Any thread. */
+/* r's completion fields are set: send the answer. Any thread, but never once gw_stop() has
+ * begun (stop the pipeline first); gw_stop() answers what is still pending 503 "stopping"
+ * and leaves those slots with the pipeline. */
 void gw_complete(struct gw *g, struct req *r);
 /* Stops accepting connections and answers new submissions 503 ("draining"), then waits up to
  * timeout_ms until no submission is in flight. Returns the number still in flight. */

@@ -774,9 +774,12 @@ seq_loop(void *arg)
 		uint64_t now = mono_ns();
 		for (unsigned i = 0; i < n; i++)
 			seq_one(p, sh, burst[i], now);
-		/* A batch closes when full, at its deadline, or once nothing more is waiting. */
+		/* A batch closes when full or at its deadline (from its first entry): waiting for
+		 * the deadline rather than committing whenever the ring runs dry costs latency at
+		 * low load (at most the deadline) and saves most commits at high load, where
+		 * measured throughput rose from 10k/s to 13k/s (bench/README.md). */
 		if (sh->nheld > 0 && (seq_room(sh->seq) == 0 || sh->nheld == sh->held_cap ||
-		                      n < room || now - sh->first_ns >= deadline))
+		                      now - sh->first_ns >= deadline))
 			seq_release(p, sh);
 		bool idle_now = n == 0 && sh->nheld == 0;
 		head_maybe(p, sh, now, false);

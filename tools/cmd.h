@@ -6,6 +6,7 @@
 #define BIRCH_TOOLS_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define EXIT_NEGATIVE 1
@@ -22,6 +23,10 @@ int cmd_serve(int argc, char **argv);
 
 /* Prints "birch <cmd>: <message>" on stderr and returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads a whole regular file of at most max bytes, NUL-terminated (malloc'd; *len without the
+ * NUL). NULL with errno set: EFBIG for a larger or non-regular file. */
+char *cmd_read_file(const char *path, size_t max, size_t *len);
 
 /* Strict decimal: digits only, no sign, within 64 bits. */
 bool cmd_parse_u64(const char *s, uint64_t *out);

@@ -44,39 +44,6 @@ static const char ct_usage[] =
         "Exit status: 0 valid, 1 the SCT does not verify (the reason on stderr), 2 bad input\n"
         "or usage.\n";
 
-/* Reads a whole file (NUL-terminated); NULL with errno set. */
-static char *
-ct_read(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CT_FILE_MAX) {
-		close(fd);
-		errno = EFBIG;
-		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-}
-
 int
 cmd_keygen(int argc, char **argv)
 {
@@ -145,7 +112,7 @@ ct_chain_read(const char *cmd, const char *path, struct ct_chain *c)
 {
 	memset(c, 0, sizeof *c);
 	size_t len = 0;
-	c->buf = ct_read(path, &len);
+	c->buf = cmd_read_file(path, CT_FILE_MAX, &len);
 	if (!c->buf)
 		return cmd_usage_error(cmd, "%s: %s", path, strerror(errno));
 	const char *why = NULL;
@@ -278,7 +245,7 @@ static int
 ct_sct_read(const char *path, struct ctenc_sct *sct, uint8_t **keep, const char **why)
 {
 	size_t len = 0;
-	char *raw = ct_read(path, &len);
+	char *raw = cmd_read_file(path, CT_FILE_MAX, &len);
 	*keep = (uint8_t *)raw;
 	if (!raw) {
 		*why = strerror(errno);
@@ -332,7 +299,7 @@ ct_verify_sct(int argc, char **argv)
 		                       "--key, --chain and --sct are required (try "
 		                       "--help)");
 	size_t klen = 0;
-	char *kpem = ct_read(key_path, &klen);
+	char *kpem = cmd_read_file(key_path, CT_FILE_MAX, &klen);
 	if (!kpem)
 		return cmd_usage_error("ct verify-sct", "%s: %s", key_path, strerror(errno));
 	struct ctsig_pub *pub = NULL;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/ctsig.h"
+#include "net/config.h"
 #include "tools/cmd.h"
 #include "tools/load_client.h"
 #include "tools/load_mint.h"
@@ -118,93 +119,11 @@ parse_mix(const char *s, unsigned w[LOAD_ISSUERS])
 	return total > 0 ? 0 : -1;
 }
 
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM); the fraction is dropped. */
+/* RFC 3339, the config's parser (one implementation of the format in Birch). */
 static int
 parse_rfc3339(const char *s, int64_t *out)
 {
-	int Y, M, D, h, m, sec;
-	if (strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
-	    s[7] != '-' || digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
-		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-		return -1;
-	const char *p = s + 19;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	int64_t off = 0;
-	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-		off = 0;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int oh, om;
-		if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		off = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-	} else {
-		return -1;
-	}
-	struct tm tm = {.tm_year = Y - 1900,
-	                .tm_mon = M - 1,
-	                .tm_mday = D,
-	                .tm_hour = h,
-	                .tm_min = m,
-	                .tm_sec = sec > 59 ? 59 : sec};
-	time_t t = timegm(&tm);
-	if (tm.tm_mday != D) /* 31 February */
-		return -1;
-	*out = (int64_t)t - off;
-	return 0;
-}
-
-static char *
-read_small(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > KEY_FILE_MAX) {
-		close(fd);
-		errno = EFBIG;
-		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
+	return config_parse_time(s, strlen(s), out) == 0 ? 0 : -1;
 }
 
 /* The log's public key from a public key PEM or a private key PEM. */
@@ -212,7 +131,7 @@ static int
 log_key_load(const char *path, struct ctsig_pub **pub)
 {
 	size_t len = 0;
-	char *pem = read_small(path, &len);
+	char *pem = cmd_read_file(path, KEY_FILE_MAX, &len);
 	if (!pem)
 		return cmd_usage_error("load run", "--log-key %s: %s", path, strerror(errno));
 	const char *why = NULL;

@@ -9,6 +9,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc clang llvm
   libssl-dev nettle-dev liblmdb-dev liburing-dev dpdk-dev libdpdk-dev
   libh2o-evloop-dev
+  libmicrohttpd-dev wrk
   python3 openssl
 )
 
