@@ -40,7 +40,7 @@ cleanup() { [ -n "$SP" ] && kill -TERM "$SP" 2>/dev/null && wait "$SP" 2>/dev/nu
 trap cleanup EXIT
 "$B" keygen --out "$T/key.pem" >/dev/null
 "$B" load ca --out "$T/ca" >/dev/null
-if [ $QUICK = 1 ]; then N_MAX=3000; DUR=3; OVER=4; OPOOL=20000; else N_MAX=150000; DUR=20; OVER=30; OPOOL=200000; fi
+if [ $QUICK = 1 ]; then N_MAX=3000; DUR=3; OVER=4; OPOOL=20000; else N_MAX=150000; DUR=20; OVER=30; OPOOL=400000; fi
 
 PORT=$((20000 + $$ % 20000))
 start_server() { # $1 data dir, then extra args
