@@ -27,6 +27,7 @@
 #include "engine/ctenc.h"
 #include "engine/ctsig.h"
 #include "tests/lib/check.h"
+#include "tests/lib/osslcount.h"
 #include "tests/lib/tmpdir.h"
 #include "tests/lib/vec.h"
 
@@ -1613,31 +1614,7 @@ cpp_test_log_private_key_signs_under_its_log_id(void)
 
 /* ---- the hot-path promise: signing adds no allocation to OpenSSL's own ECDSA ---- */
 
-static unsigned long ossl_allocs;
 static int counting;
-
-static void *
-count_malloc(size_t n, const char *file, int line)
-{
-	(void)file, (void)line;
-	ossl_allocs++;
-	return malloc(n);
-}
-
-static void *
-count_realloc(void *p, size_t n, const char *file, int line)
-{
-	(void)file, (void)line;
-	ossl_allocs++;
-	return realloc(p, n);
-}
-
-static void
-count_free(void *p, const char *file, int line)
-{
-	(void)file, (void)line;
-	free(p);
-}
 
 static void
 signing_allocates_no_more_than_raw_evp_pkey_sign(void)
@@ -1669,20 +1646,20 @@ signing_allocates_no_more_than_raw_evp_pkey_sign(void)
 	unsigned long a, n_raw, n_sth, n_sct;
 	bool ok = true;
 	for (int warm = 0; warm < 2; warm++) {
-		a = ossl_allocs;
+		a = osslcount_allocs;
 		for (int i = 0; i < 32; i++) {
 			size_t sl = CTSIG_ECDSA_DER_MAX;
 			ok &= EVP_PKEY_sign(raw, sig, &sl, d, 32) == 1;
 		}
-		n_raw = ossl_allocs - a;
-		a = ossl_allocs;
+		n_raw = osslcount_allocs - a;
+		a = osslcount_allocs;
 		for (int i = 0; i < 32; i++)
 			ok &= ctsig_sth_sign(s, sig, sizeof(sig), (uint64_t)i, 5, root) > 0;
-		n_sth = ossl_allocs - a;
-		a = ossl_allocs;
+		n_sth = osslcount_allocs - a;
+		a = osslcount_allocs;
 		for (int i = 0; i < 32; i++)
 			ok &= ctsig_sct_sign(s, sig, sizeof(sig), &e) > 0;
-		n_sct = ossl_allocs - a;
+		n_sct = osslcount_allocs - a;
 	}
 	CHECK(ok, "signing failed");
 	/* A rare nonce retry inside ECDSA may allocate a little more; allow 2 per 32. */
@@ -1699,7 +1676,7 @@ int
 main(void)
 {
 	/* Before any other OpenSSL call, or OpenSSL refuses. */
-	counting = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
+	counting = osslcount_install();
 	RUN(entry_encoders_check_ranges_and_room);
 	RUN(sct_parse_refuses_truncation_trailing_bytes_and_v2);
 	RUN(tile_leaf_parse_refuses_malformed_leaves);

@@ -28,6 +28,7 @@
 #include "engine/ctsig.h"
 #include "engine/ctsig_int.h"
 #include "tests/lib/check.h"
+#include "tests/lib/osslcount.h"
 
 #define SCALAR CTSIG_P256_SCALAR_LEN
 
@@ -543,31 +544,7 @@ sct_signature_is_a_function_of_the_entry(void)
 
 /* ---- allocation counting (OpenSSL's allocator, installed before anything else) ---- */
 
-static unsigned long ossl_allocs;
 static int counting;
-
-static void *
-count_malloc(size_t n, const char *file, int line)
-{
-	(void)file, (void)line;
-	ossl_allocs++;
-	return malloc(n);
-}
-
-static void *
-count_realloc(void *p, size_t n, const char *file, int line)
-{
-	(void)file, (void)line;
-	ossl_allocs++;
-	return realloc(p, n);
-}
-
-static void
-count_free(void *p, const char *file, int line)
-{
-	(void)file, (void)line;
-	free(p);
-}
 
 /* The private key is read once, at ctsig_signer_new (EVP_PKEY_get_bn_param allocates a
  * BIGNUM each time): signing allocates nothing at all, from the first signature on. */
@@ -588,7 +565,7 @@ signing_allocates_nothing_from_the_first_signature(void)
 	        .timestamp = 1, .type = CTENC_X509_ENTRY, .cert = msg, .cert_len = sizeof(msg)};
 	char note[CTSIG_CHECKPOINT_MAX];
 	bool ok = true;
-	unsigned long before = ossl_allocs;
+	unsigned long before = osslcount_allocs;
 	for (int i = 0; i < 16; i++) {
 		msg[0] = (uint8_t)i;
 		ok &= ctsig_sign(s, dsig, sizeof(dsig), msg, sizeof(msg)) > 0;
@@ -597,7 +574,7 @@ signing_allocates_nothing_from_the_first_signature(void)
 		ok &= ctsig_checkpoint_sign(s, note, sizeof(note), "example.org/log", 15,
 		                            (uint64_t)i, 7, root) > 0;
 	}
-	unsigned long n = ossl_allocs - before;
+	unsigned long n = osslcount_allocs - before;
 	CHECK(ok, "signing failed");
 	CHECK(n == 0, "%lu OpenSSL allocations in 64 signatures", n);
 	ctsig_signer_free(s);
@@ -657,7 +634,7 @@ order_inverse_matches_openssl(void)
 int
 main(void)
 {
-	counting = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
+	counting = osslcount_install();
 	RUN(rfc6979_p256_sha256_known_answers);
 	RUN(nonce_matches_an_independent_rfc6979);
 	RUN(order_inverse_matches_openssl);
