@@ -829,6 +829,15 @@ cfg_check_shard(const struct cfg_checker *k, unsigned i)
 	                          &cfg_r_batch_deadline_ms, h->batch_deadline_ms)) ||
 	    (rc = cfg_check_range(k, cfg_hline(k, i, HK_POOL), section, &cfg_r_pool, h->pool)))
 		return rc;
+	/* The slots are allocated at start and touched as they are first used: cap their sum so
+	 * that a typo (pool = 1048576 with slot_bytes = 1048576 is 1 TiB) fails here, not later. */
+	if ((unsigned long long)h->pool * c->slot_bytes > CONFIG_SLOT_ARENA_MAX)
+		return CFAIL(
+		        k,
+		        k->ln ? cfg_max(cfg_hline(k, i, HK_POOL), cfg_sline(k, SK_SLOT_BYTES)) : 0,
+		        "[shard %s]: pool %u x slot_bytes %zu is more than %llu GiB of request "
+		        "slots; lower pool or slot_bytes",
+		        h->name, h->pool, c->slot_bytes, CONFIG_SLOT_ARENA_MAX >> 30);
 	return 0;
 }
 

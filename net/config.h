@@ -62,10 +62,13 @@ struct config_shard {
 	int64_t not_after_start, not_after_end;
 	unsigned batch_size;        /* key: batch_size; 1..65536, default 1024 */
 	unsigned batch_deadline_ms; /* key: batch_deadline_ms; 1..1000, default 10 */
-	unsigned pool;              /* key: pool, requests in flight; 16..1048576, default 4096 */
+	unsigned pool;              /* key: pool, requests in flight; 16..1048576, default 4096;
+	                               pool x slot_bytes at most CONFIG_SLOT_ARENA_MAX */
 	bool read_only;             /* key: state = usable | read-only; default usable */
 	unsigned line;              /* the line of the [shard] header, for messages */
 };
+
+#define CONFIG_SLOT_ARENA_MAX (16ull << 30) /* request slot bytes per shard */
 
 struct config {
 	struct config_listen listen[CONFIG_LISTEN_MAX]; /* key: listen (repeatable), "HOST:PORT" */

@@ -511,7 +511,7 @@ integer_out_of_range_names_key_and_range(void)
 	        {"batch_deadline_ms", "1", 0},
 	        {"batch_deadline_ms", "1000", 0},
 	        {"pool", "16", 0},
-	        {"pool", "1048576", 0},
+	        {"pool", "262144", 0}, /* x 64 KiB slots = 16 GiB, the cap */
 	        {"gateway_threads", "1", 1},
 	        {"gateway_threads", "64", 1},
 	        {"workers", "1", 1},
@@ -532,6 +532,19 @@ integer_out_of_range_names_key_and_range(void)
 			         edge[i].value);
 		expect_ok(buf, __LINE__);
 	}
+}
+
+static void
+slot_arena_over_16_gib_rejected(void)
+{
+	static char buf[512];
+	snprintf(buf, sizeof buf, "%spool = 262145\n", minimal);
+	EXPECT_ERR(buf, "birch.conf:5: [shard a]: pool 262145 x slot_bytes 65536 is more than 16 "
+	                "GiB of request slots; lower pool or slot_bytes");
+	snprintf(buf, sizeof buf, "[server]\nslot_bytes = 8192\n%spool = 1048576\n", minimal);
+	EXPECT_OK(buf);
+	snprintf(buf, sizeof buf, "[server]\nslot_bytes = 1048576\n%spool = 16385\n", minimal);
+	EXPECT_ERR_PREFIX(buf, "birch.conf:7: [shard a]: pool 16385 x slot_bytes 1048576 ");
 }
 
 static void
@@ -1225,6 +1238,7 @@ main(void)
 	RUN(roots_repeat_up_to_the_limit);
 	RUN(listen_repeats_up_to_the_limit);
 	RUN(integer_out_of_range_names_key_and_range);
+	RUN(slot_arena_over_16_gib_rejected);
 	RUN(cpus_list_bounds_workers);
 	RUN(rfc3339_known_answers);
 	RUN(rfc3339_rejects_malformed);
