@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
+#include "engine/hex.h"
 #include "engine/tlog.h"
 #include "tests/lib/check.h"
 #include "tests/lib/ref.h"
@@ -450,6 +453,262 @@ signed_heads_write_partial_tiles_at_their_paths_until_full(void)
 	free(dir);
 }
 
+static bool
+exists_rel(const char *dir, const char *rel)
+{
+	char p[512];
+	struct stat sb;
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	return stat(p, &sb) == 0;
+}
+
+static void
+write_rel(const char *dir, const char *rel, const void *data, size_t len)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		check_harness("cannot write a file");
+	close(fd);
+}
+
+static void
+remove_rel(const char *dir, const char *rel)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	unlink(p);
+}
+
+/* The head of the tree at its current size, with checkpoint bytes naming the size. */
+static struct store_head
+head_now(struct tlog *t, char *cp, size_t cap)
+{
+	struct store_head h = {.size = tlog_size(t), .timestamp = 7 + tlog_size(t)};
+	tlog_root(t, h.root);
+	int n = snprintf(cp, cap, "birch.test/log\n%llu\nroot\n\n- sig\n",
+	                 (unsigned long long)h.size);
+	h.sth = (const uint8_t *)"sth", h.sth_len = 3;
+	h.checkpoint = (const uint8_t *)cp, h.checkpoint_len = (size_t)n;
+	return h;
+}
+
+/* The file `checkpoint` holds exactly h's checkpoint bytes. */
+static bool
+checkpoint_is(const char *dir, const struct store_head *h)
+{
+	uint8_t got[1024];
+	long n = file_bytes(dir, "checkpoint", got, sizeof got);
+	return n == (long)h->checkpoint_len && memcmp(got, h->checkpoint, h->checkpoint_len) == 0;
+}
+
+static void
+checkpoint_file_is_the_latest_recorded_head_and_reopen_repairs_it(void)
+{
+	char *dir = make_log(300);
+	char msg[512], cp[3][128];
+	struct tlog *t = open_log(dir, false, msg);
+	CHECK(t != NULL, "open: %s", msg);
+	if (t == NULL)
+		return;
+	CHECK(!exists_rel(dir, "checkpoint"), "no checkpoint before the first head");
+	const char *why = NULL;
+	struct store_head h1 = head_now(t, cp[0], sizeof cp[0]);
+	CHECK(tlog_head_put(t, &h1, &why) == 0, "head 300: %s", why);
+	CHECK(checkpoint_is(dir, &h1), "checkpoint holds head 300's bytes");
+	CHECK(tlog_checkpoint_status(t, &why) == 0, "status clean");
+	CHECK(append_range(t, 300, 150, &why) == 0, "append: %s", why);
+	CHECK(checkpoint_is(dir, &h1), "an append alone does not change it");
+	struct store_head h2 = head_now(t, cp[1], sizeof cp[1]);
+	CHECK(tlog_head_put(t, &h2, &why) == 0, "head 450: %s", why);
+	CHECK(checkpoint_is(dir, &h2), "checkpoint follows the latest head (450)");
+	CHECK(!exists_rel(dir, ".checkpoint.tmp"), "no temporary file left");
+	/* A refused head (not the tree's root) publishes nothing. */
+	struct store_head bad = head_now(t, cp[2], sizeof cp[2]);
+	bad.root[0] ^= 1;
+	CHECK(tlog_head_put(t, &bad, &why) == -EBADMSG, "wrong root refused");
+	CHECK(checkpoint_is(dir, &h2), "checkpoint unchanged by the refused head");
+	/* A failed write does not fail the head (state.mdb is the record) and is reported; the
+	 * next head writes the file again. */
+	char p[512];
+	snprintf(p, sizeof p, "%s/checkpoint", dir);
+	remove_rel(dir, "checkpoint");
+	if (mkdir(p, 0755) < 0)
+		check_harness("mkdir");
+	write_rel(dir, "checkpoint/x", "x", 1); /* a non-empty directory: rename fails */
+	CHECK(append_range(t, 450, 10, &why) == 0, "append: %s", why);
+	struct store_head h3 = head_now(t, cp[2], sizeof cp[2]);
+	CHECK(tlog_head_put(t, &h3, &why) == 0, "head 460 recorded though its file fails: %s", why);
+	why = NULL;
+	CHECK(tlog_checkpoint_status(t, &why) < 0 && why, "the failure is reported: %s",
+	      why ? why : "");
+	remove_rel(dir, "checkpoint/x");
+	rmdir(p);
+	CHECK(tlog_head_put(t, &h3, &why) == 0 && checkpoint_is(dir, &h3),
+	      "the same head again writes the file: %s", why);
+	CHECK(tlog_checkpoint_status(t, NULL) == 0, "status clean again");
+	/* A crash between the head's commit and the rename: the head is in state.mdb, the file
+	 * still holds the previous one. Reopen publishes the recorded head. */
+	CHECK(append_range(t, 460, 40, &why) == 0, "append: %s", why);
+	char cp4[128];
+	struct store_head h4 = head_now(t, cp4, sizeof cp4);
+	CHECK(store_head_put(tlog_store(t), &h4, &why) == 0, "head 500 recorded, no file");
+	CHECK(checkpoint_is(dir, &h3), "the file lags the record");
+	tlog_close(t);
+	/* A read-only open never writes. */
+	struct tlog_opts ro = {.store.read_only = true};
+	t = NULL;
+	CHECK(tlog_open(&t, dir, &tlog_codec_plain, &ro, msg, sizeof msg) == 0, "read-only: %s",
+	      msg);
+	tlog_close(t);
+	CHECK(checkpoint_is(dir, &h3), "read-only open leaves the file");
+	t = open_log(dir, false, msg);
+	CHECK(t != NULL, "reopen: %s", msg);
+	tlog_close(t);
+	CHECK(checkpoint_is(dir, &h4), "reopen writes the recorded head (500)");
+	/* Missing (a log made before the file existed), corrupted, or longer: each rewritten. */
+	remove_rel(dir, "checkpoint");
+	t = open_log(dir, false, msg);
+	tlog_close(t);
+	CHECK(checkpoint_is(dir, &h4), "a missing checkpoint is written on open");
+	flip_byte(dir, "checkpoint", 3);
+	t = open_log(dir, false, msg);
+	tlog_close(t);
+	CHECK(checkpoint_is(dir, &h4), "a corrupted checkpoint is rewritten on open");
+	char longer[256];
+	snprintf(longer, sizeof longer, "%.*sjunk\n", (int)h4.checkpoint_len, cp4);
+	write_rel(dir, "checkpoint", longer, strlen(longer));
+	t = open_log(dir, false, msg);
+	tlog_close(t);
+	CHECK(checkpoint_is(dir, &h4), "a longer checkpoint is cut back on open");
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, problem_print, NULL) == 0, "fsck clean");
+	tmpdir_remove(dir);
+	free(dir);
+}
+
+/* Issuer i's DER: bytes that are a pure function of i; fp = SHA-256(DER). */
+static size_t
+make_issuer(unsigned i, uint8_t *der, uint8_t fp[32])
+{
+	size_t len = 300 + i * 37;
+	uint64_t st = 1000 + i;
+	for (size_t j = 0; j < len; j++)
+		der[j] = (uint8_t)(ref_rand(&st) >> 24);
+	SHA256(der, len, fp);
+	return len;
+}
+
+/* "issuer/<64 lowercase hex>" */
+static void
+issuer_rel(char out[80], const uint8_t fp[32])
+{
+	char hx[65];
+	hex_encode(hx, fp, 32);
+	snprintf(out, 80, "issuer/%s", hx);
+}
+
+static bool
+issuer_file_is(const char *dir, const struct store_issuer *is)
+{
+	char rel[80];
+	uint8_t got[4096];
+	issuer_rel(rel, is->fingerprint);
+	long n = file_bytes(dir, rel, got, sizeof got);
+	return n == (long)is->len && memcmp(got, is->der, is->len) == 0;
+}
+
+static void
+issuer_files_are_written_by_the_commit_and_repaired_on_open(void)
+{
+	char *dir = make_log(10);
+	char msg[512];
+	struct tlog *t = open_log(dir, false, msg);
+	if (t == NULL)
+		check_harness("open");
+	static uint8_t der[4][2048];
+	struct store_issuer iss[4];
+	for (unsigned i = 0; i < 4; i++) {
+		memset(&iss[i], 0, sizeof iss[i]);
+		iss[i].len = make_issuer(i, der[i], iss[i].fingerprint);
+		iss[i].der = der[i];
+	}
+	/* A fingerprint that is not the SHA-256 of the DER refuses the batch: nothing would be
+	 * published under a wrong name. */
+	struct store_issuer wrong = iss[0];
+	wrong.fingerprint[5] ^= 1;
+	for (size_t i = 0; i < 5; i++) {
+		elen[i] = make_entry(10 + i, ebuf[i]);
+		eptr[i] = ebuf[i];
+	}
+	struct tlog_batch b = {.entry = eptr, .len = elen, .n = 5, .timestamp = 50};
+	b.issuers = &wrong, b.nissuers = 1;
+	const char *why = NULL;
+	CHECK(tlog_append(t, &b, &why) == -EINVAL && why && strstr(why, "fingerprint"),
+	      "a wrong fingerprint is refused: %s", why ? why : "");
+	CHECK(tlog_size(t) == 10 && !exists_rel(dir, "issuer"), "nothing changed");
+	/* Two issuers, one of them given twice: one file each, durable with the batch. */
+	const struct store_issuer batch_iss[3] = {iss[0], iss[1], iss[0]};
+	b.issuers = batch_iss, b.nissuers = 3;
+	CHECK(tlog_append(t, &b, &why) == 0, "append with issuers: %s", why);
+	CHECK(issuer_file_is(dir, &iss[0]) && issuer_file_is(dir, &iss[1]),
+	      "issuer files hold their DER under issuer/<sha256 hex>");
+	struct store_reader *r = NULL;
+	uint8_t got[4096];
+	CHECK(store_reader_open(tlog_store(t), &r) == 0 &&
+	              store_issuer_get(r, iss[1].fingerprint, got, sizeof got) == (int)iss[1].len,
+	      "and state.mdb has them");
+	store_reader_close(r);
+	for (size_t i = 0; i < 5; i++) {
+		elen[i] = make_entry(15 + i, ebuf[i]);
+		eptr[i] = ebuf[i];
+	}
+	b.issuers = &iss[2], b.nissuers = 1;
+	CHECK(tlog_append(t, &b, &why) == 0 && issuer_file_is(dir, &iss[2]), "a third: %s", why);
+	tlog_close(t);
+
+	/* Reopen repairs issuer/ from state.mdb: a missing file (a log made before issuer/
+	 * existed) and a corrupted one written again; a file state.mdb does not know (a batch
+	 * that never committed) and a temporary left by a cut-short replacement removed; a name
+	 * that is not ours left alone. */
+	char rel[80];
+	issuer_rel(rel, iss[0].fingerprint);
+	remove_rel(dir, rel);
+	issuer_rel(rel, iss[1].fingerprint);
+	flip_byte(dir, rel, 10);
+	issuer_rel(rel, iss[3].fingerprint);
+	write_rel(dir, rel, der[3], iss[3].len);
+	write_rel(dir, "issuer/.deadbeef.tmp", "x", 1);
+	write_rel(dir, "issuer/README", "x", 1);
+	t = open_log(dir, false, msg);
+	CHECK(t != NULL, "reopen: %s", msg);
+	tlog_close(t);
+	CHECK(issuer_file_is(dir, &iss[0]), "a missing issuer file is written on open");
+	CHECK(issuer_file_is(dir, &iss[1]), "a corrupted issuer file is rewritten on open");
+	CHECK(issuer_file_is(dir, &iss[2]), "an intact one stays");
+	CHECK(!exists_rel(dir, rel), "an issuer state.mdb does not know is removed");
+	CHECK(!exists_rel(dir, "issuer/.deadbeef.tmp"), "a leftover temporary is removed");
+	CHECK(exists_rel(dir, "issuer/README"), "a file that is not ours is left alone");
+	/* The whole directory gone: every file comes back. */
+	remove_rel(dir, "issuer/README");
+	for (unsigned i = 0; i < 3; i++) {
+		issuer_rel(rel, iss[i].fingerprint);
+		remove_rel(dir, rel);
+	}
+	char p[512];
+	snprintf(p, sizeof p, "%s/issuer", dir);
+	CHECK(rmdir(p) == 0, "issuer/ removed");
+	t = open_log(dir, false, msg);
+	CHECK(t != NULL, "reopen: %s", msg);
+	tlog_close(t);
+	CHECK(issuer_file_is(dir, &iss[0]) && issuer_file_is(dir, &iss[1]) &&
+	              issuer_file_is(dir, &iss[2]),
+	      "issuer/ rebuilt from state.mdb");
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, problem_print, NULL) == 0, "fsck clean");
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 static void
 malformed_entries_are_refused_without_changing_the_log(void)
 {
@@ -583,6 +842,8 @@ main(void)
 	RUN(corrupted_tiles_refuse_to_open_or_fail_fsck);
 	RUN(a_signed_head_must_match_the_tree);
 	RUN(signed_heads_write_partial_tiles_at_their_paths_until_full);
+	RUN(checkpoint_file_is_the_latest_recorded_head_and_reopen_repairs_it);
+	RUN(issuer_files_are_written_by_the_commit_and_repaired_on_open);
 	RUN(malformed_entries_are_refused_without_changing_the_log);
 	RUN(io_errors_at_any_step_leave_an_openable_consistent_log);
 	RUN(readers_on_other_threads_see_committed_states_only);

@@ -536,6 +536,162 @@ tidy_edge_dir(struct tlog *t, unsigned lv, uint64_t n, char *msg, size_t ml)
 	return 0;
 }
 
+/* ---- the static-ct-api copies of state.mdb: checkpoint and issuer/ (tlog.h) ------------- */
+
+static void
+sha256_of(uint8_t out[STORE_KEY_LEN], const uint8_t *p, size_t n)
+{
+	SHA256_CTX c;
+	SHA256_Init(&c);
+	SHA256_Update(&c, p, n);
+	SHA256_Final(out, &c);
+}
+
+static void
+issuer_path(char out[TLOG_ISSUER_PATH], const uint8_t fp[STORE_KEY_LEN])
+{
+	memcpy(out, "issuer/", 7);
+	hex_encode(out + 7, fp, STORE_KEY_LEN);
+}
+
+/* `checkpoint` becomes the latest head's checkpoint bytes when it holds anything else. */
+static void
+repair_checkpoint(struct tlog *t, struct store_reader *r)
+{
+	const size_t cap = STORE_HEAD_MAX + 64;
+	uint8_t *buf = malloc(2 * cap);
+	struct store_head h;
+	int rc = buf ? store_head_get(r, &h, buf, cap) : -ENOMEM;
+	const char *why = rc == -ENOMEM ? "out of memory" : "cannot read the last signed head";
+	if (rc == -ENOENT) /* no head yet: nothing to publish */
+		rc = 0;
+	else if (rc == 0 && h.checkpoint_len > 0) {
+		ssize_t n = store_file_read(t->st, "checkpoint", buf + cap, cap);
+		if (n != (ssize_t)h.checkpoint_len ||
+		    memcmp(buf + cap, h.checkpoint, h.checkpoint_len) != 0)
+			rc = store_file_replace(t->st, "checkpoint", h.checkpoint, h.checkpoint_len,
+			                        &why);
+	}
+	t->checkpoint_rc = rc;
+	t->checkpoint_why = rc < 0 ? why : NULL;
+	free(buf);
+}
+
+/* One issuer of state.mdb: its file written again when missing or different. */
+static int
+repair_issuer(void *ctx, const uint8_t fp[STORE_KEY_LEN], const uint8_t *der, size_t len)
+{
+	struct tlog *t = ctx;
+	char path[TLOG_ISSUER_PATH];
+	issuer_path(path, fp);
+	if (grow((void **)&t->rbuf, &t->rbuf_cap, len + 1, 1) < 0)
+		return 0;
+	ssize_t n = store_file_read(t->st, path, t->rbuf, len + 1);
+	if (n == (ssize_t)len && memcmp(t->rbuf, der, len) == 0)
+		return 0;
+	uint8_t sum[STORE_KEY_LEN];
+	sha256_of(sum, der, len);
+	if (memcmp(sum, fp, STORE_KEY_LEN) != 0) /* never publish under a wrong name */
+		return 0;
+	const char *why = NULL;
+	int rc = store_file_replace(t->st, path, der, len, &why);
+	(void)rc; /* a failure is left for the next open to try again */
+	return 0;
+}
+
+/* issuer/ after the issuers of state.mdb are written: a file state.mdb does not know came from
+ * a batch that never committed (and may be torn), and a ".<name>.tmp" from a replacement cut
+ * short; both go. Bounded by the directory's entries. */
+static void
+remove_unknown_issuers(struct tlog *t, struct store_reader *r)
+{
+	char dir[PATH_MAX], rel[TLOG_ISSUER_PATH + 16];
+	snprintf(dir, sizeof dir, "%s/issuer", store_dir(t->st));
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		size_t nl = strlen(e->d_name);
+		uint8_t fp[STORE_KEY_LEN];
+		bool tmp = e->d_name[0] == '.' && nl > 5 && nl < 80 &&
+		           strcmp(e->d_name + nl - 4, ".tmp") == 0;
+		bool named = nl == 2 * STORE_KEY_LEN &&
+		             hex_decode(fp, sizeof fp, e->d_name, nl, NULL) == STORE_KEY_LEN;
+		if (named) {
+			/* The name must be its lowercase form, as issuer_path() writes it. */
+			issuer_path(rel, fp);
+			named = strcmp(rel + 7, e->d_name) == 0;
+		}
+		uint8_t one[1];
+		if (named && store_issuer_get(r, fp, one, sizeof one) != -ENOENT)
+			continue; /* known (-ENOSPC: found, longer than one), or unreadable */
+		if (!named && !tmp)
+			continue; /* not ours: left alone */
+		snprintf(rel, sizeof rel, "issuer/%s", e->d_name);
+		store_file_remove(t->st, rel);
+	}
+	closedir(d);
+}
+
+/* Best effort: state.mdb is the record, and what cannot be written now is written by the next
+ * head (checkpoint) or the next open. */
+static void
+repair_copies(struct tlog *t)
+{
+	struct store_reader *r;
+	if (store_reader_open(t->st, &r) < 0) {
+		t->checkpoint_rc = -EIO;
+		t->checkpoint_why = "cannot read state.mdb";
+		return;
+	}
+	repair_checkpoint(t, r);
+	if (store_issuer_each(r, repair_issuer, t) == 0)
+		remove_unknown_issuers(t, r);
+	store_reader_close(r);
+}
+
+int
+tlog_checkpoint_status(const struct tlog *t, const char **reason)
+{
+	if (t->checkpoint_rc < 0 && reason)
+		*reason = t->checkpoint_why;
+	return t->checkpoint_rc;
+}
+
+/* Checks the batch's issuers and names their files (each fingerprint once), before anything
+ * of the batch is written. Only new issuers come here, so the hashing is rare. */
+static int
+issuers_prepare(struct tlog *t, const struct tlog_batch *b, const char **why)
+{
+	t->nifiles = 0;
+	if (b->nissuers == 0)
+		return 0;
+	if (grow((void **)&t->files, &t->files_cap, t->built_cap + b->nissuers, sizeof *t->files) <
+	            0 ||
+	    grow((void **)&t->ifiles, &t->ifiles_cap, b->nissuers, sizeof *t->ifiles) < 0)
+		return *why = "out of memory", -ENOMEM;
+	for (size_t i = 0; i < b->nissuers; i++) {
+		const struct store_issuer *is = &b->issuers[i];
+		uint8_t sum[STORE_KEY_LEN];
+		if (is->der == NULL || is->len == 0 || is->len > STORE_ISSUER_MAX)
+			return *why = "an issuer's DER is empty or too long", -EINVAL;
+		sha256_of(sum, is->der, is->len);
+		if (memcmp(sum, is->fingerprint, STORE_KEY_LEN) != 0)
+			return *why = "an issuer's fingerprint is not the SHA-256 of its DER",
+			       -EINVAL;
+		bool dup = false;
+		for (size_t j = 0; j < t->nifiles && !dup; j++)
+			dup = memcmp(b->issuers[t->ifiles[j].i].fingerprint, is->fingerprint,
+			             STORE_KEY_LEN) == 0;
+		if (dup)
+			continue;
+		struct tlog_issuer_file *f = &t->ifiles[t->nifiles++];
+		issuer_path(f->path, is->fingerprint);
+		f->i = i;
+	}
+	return 0;
+}
+
 static int
 alloc_batch(struct tlog *t)
 {
@@ -545,7 +701,8 @@ alloc_batch(struct tlog *t)
 	t->hrows = calloc(m > TILES_WIDTH ? m : TILES_WIDTH, sizeof *t->hrows);
 	t->built_cap = m / TILES_WIDTH * 2 + 4 * (TILES_MAX_LEVEL + 2);
 	t->built = calloc(t->built_cap, sizeof *t->built);
-	t->files = calloc(t->built_cap, sizeof *t->files);
+	t->files_cap = t->built_cap;
+	t->files = calloc(t->files_cap, sizeof *t->files);
 	t->links = calloc(t->built_cap, sizeof *t->links);
 	t->rmdirs = calloc(t->built_cap, sizeof *t->rmdirs);
 	if (!t->leaves || !t->drows || !t->hrows || !t->built || !t->files || !t->links ||
@@ -617,6 +774,8 @@ tlog_open(struct tlog **out, const char *dir, const struct tlog_codec *codec,
 		if (rc < 0)
 			goto fail;
 	}
+	if (!o->store.read_only)
+		repair_copies(t);
 	*out = t;
 	return 0;
 fail:
@@ -636,6 +795,7 @@ tlog_close(struct tlog *t)
 	free(t->hrows);
 	free(t->built);
 	free(t->files);
+	free(t->ifiles);
 	free(t->links);
 	free(t->rmdirs);
 	free(t->arena);
@@ -880,6 +1040,12 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 			return -EINVAL;
 		}
 	}
+	rc = issuers_prepare(t, b, &why);
+	if (rc < 0) {
+		if (reason)
+			*reason = why;
+		return rc;
+	}
 	/* Data tiles must stay readable in one piece. */
 	if (grow((void **)&t->dedge, &t->dedge_cap, t->dedge_len + 1, 1) < 0)
 		return -ENOMEM;
@@ -919,6 +1085,12 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	}
 	size_t nlinks, nrm;
 	size_t nfiles = batch_files(t, &nlinks, &nrm);
+	/* The issuers' files, durable with the tiles before the state commit names them. */
+	for (size_t i = 0; i < t->nifiles; i++) {
+		const struct store_issuer *is = &b->issuers[t->ifiles[i].i];
+		t->files[nfiles++] =
+		        (struct store_file){t->ifiles[i].path, is->der, is->len, false, 0};
+	}
 	t->pending = &nf;
 	t->nbatch = b->n;
 	struct store_batch sb = {
@@ -1040,7 +1212,15 @@ tlog_head_put(struct tlog *t, const struct store_head *h, const char **reason)
 			*reason = why;
 		return rc;
 	}
-	return store_head_put(t->st, h, reason);
+	rc = store_head_put(t->st, h, reason);
+	if (rc < 0 || h->checkpoint_len == 0)
+		return rc;
+	/* Only now, with the head recorded: a published checkpoint never covers more than is
+	 * durable and recorded. Best effort (tlog.h): the next head or open writes it again. */
+	t->checkpoint_why = NULL;
+	t->checkpoint_rc = store_file_replace(t->st, "checkpoint", h->checkpoint, h->checkpoint_len,
+	                                      &t->checkpoint_why);
+	return 0;
 }
 
 /* ---- reads

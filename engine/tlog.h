@@ -20,6 +20,19 @@
  *   partial tiles of the signed size at their tlog paths (N.p/W) before recording the head,
  *   so the tile directory serves every signed size as it is; a .p directory goes once its
  *   tile is full.
+ * - Static serving (C2SP static-ct-api): the directory's tile/, issuer/ and checkpoint can be
+ *   served as they are by any static web server (contrib/nginx-birch.conf).
+ *   issuer/<64 lowercase hex of SHA-256(DER)> holds each issuer's DER, written by the commit
+ *   of the batch that names it (struct tlog_batch.issuers), so it is durable when the batch
+ *   is. checkpoint holds exactly the latest signed head's checkpoint bytes, replaced
+ *   atomically (store_file_replace) by tlog_head_put() only after the head is recorded in
+ *   state.mdb, so it never covers more than what is durable and recorded. state.mdb is the
+ *   record; the two are copies: writing checkpoint is best effort (a failure does not fail
+ *   the head; the next head writes it again), and tlog_open() (not read-only) repairs both
+ *   from state.mdb: checkpoint rewritten when missing or different (logs made before it
+ *   existed, a crash between the head's commit and the rename), every issuer file written
+ *   when missing or different, and an issuer file state.mdb does not know (left by a batch
+ *   that never committed) removed.
  * - tlog_open() recovers after a crash at any moment: the committed state is what counts,
  *   bytes past it are ignored and later overwritten, and index rows that lag are rebuilt from
  *   the data tiles. A log whose tiles contradict its committed state or its last signed head
@@ -85,7 +98,9 @@ struct tlog_batch {
 	const struct store_issuer *issuers; /* new issuers the entries refer to */
 	size_t nissuers;
 };
-/* Appends the batch at indices [size, size + n) and commits it durably. Writer thread. */
+/* Appends the batch at indices [size, size + n) and commits it durably, with a file
+ * issuer/<hex> for each issuer. -EINVAL when an entry is malformed or an issuer's
+ * fingerprint is not the SHA-256 of its DER (1..STORE_ISSUER_MAX bytes). Writer thread. */
 __attribute__((warn_unused_result)) int tlog_append(struct tlog *t, const struct tlog_batch *b,
                                                     const char **reason);
 
@@ -96,9 +111,17 @@ struct store *tlog_store(struct tlog *t);
 
 /* Records a signed head for `size` (<= the committed size) after checking that `root` is the
  * tree's root at that size (recomputed from the tiles). -EBADMSG when it is not, -EEXIST when
- * another root was signed for that size. Writer thread. */
+ * another root was signed for that size. Writer thread. Once the head is recorded, its
+ * checkpoint bytes replace the file `checkpoint` (skipped when h->checkpoint_len is 0); that
+ * write is best effort: 0 means the head was recorded, whatever became of the file (see
+ * Static serving above). */
 __attribute__((warn_unused_result)) int tlog_head_put(struct tlog *t, const struct store_head *h,
                                                       const char **reason);
+
+/* The result of the last write of the file `checkpoint` (by tlog_head_put(), or the repair
+ * in tlog_open()): 0, or a negative errno with *reason (may be NULL). For logs and metrics:
+ * the head was recorded either way. Writer thread. */
+int tlog_checkpoint_status(const struct tlog *t, const char **reason);
 
 /* ---- reads -------------------------------------------------------------------------------- */
 struct tlog_reader;

@@ -18,6 +18,14 @@ struct tlog_built {
 
 #define TLOG_LEVELS (TILES_MAX_LEVEL + 2) /* hash levels 0..7, then data */
 
+#define TLOG_ISSUER_PATH (7 + 2 * STORE_KEY_LEN + 1) /* "issuer/<64 hex digits>" */
+
+/* One issuer file of the batch being committed: its path and its issuer in the batch. */
+struct tlog_issuer_file {
+	char path[TLOG_ISSUER_PATH];
+	size_t i;
+};
+
 struct tlog {
 	struct store *st;
 	const struct tlog_codec *codec;
@@ -37,7 +45,12 @@ struct tlog {
 	struct store_row *drows;
 	struct store_hash_row *hrows;
 	struct tlog_built *built;
-	struct store_file *files;
+	struct store_file *files; /* the built tiles', then the issuers' (files_cap) */
+	size_t files_cap;
+	struct tlog_issuer_file *ifiles; /* the batch's issuers, each fingerprint once */
+	size_t nifiles, ifiles_cap;
+	int checkpoint_rc; /* the last write of the file `checkpoint` */
+	const char *checkpoint_why;
 	struct store_link *links;
 	const char **rmdirs;
 	const struct merkle_frontier *pending; /* the tree a commit in flight makes */

@@ -26,6 +26,8 @@
 #define CFG_CPU_LIMIT      1024      /* CPU numbers in `cpus`: 0..1023 (CPU_SETSIZE) */
 #define CFG_HOST_MAX       64        /* struct config_listen.host, with the NUL */
 #define CFG_DEFAULT_ORIGIN "birch.localhost"
+#define CFG_DEFAULT_DESC   "Birch log " /* followed by the shard name */
+#define CFG_DEFAULT_MMD    86400
 
 /* Ranges, shared by the parser and the checks. */
 struct cfg_range {
@@ -40,6 +42,7 @@ static const struct cfg_range cfg_r_slot_bytes = {"slot_bytes", 8192, 1048576};
 static const struct cfg_range cfg_r_batch_size = {"batch_size", 1, 65536};
 static const struct cfg_range cfg_r_batch_deadline_ms = {"batch_deadline_ms", 1, 1000};
 static const struct cfg_range cfg_r_pool = {"pool", 16, 1048576};
+static const struct cfg_range cfg_r_mmd = {"mmd", 1, 604800};
 
 enum cfg_skey {
 	SK_LISTEN,
@@ -70,13 +73,17 @@ enum cfg_hkey {
 	HK_BATCH_DEADLINE_MS,
 	HK_POOL,
 	HK_STATE,
+	HK_DESCRIPTION,
+	HK_URL,
+	HK_MMD,
 	HK_N
 };
 static const char *const cfg_hkey_name[HK_N] = {
         "prefix",        "data",       "key",
         "roots",         "origin",     "not_after_start",
         "not_after_end", "batch_size", "batch_deadline_ms",
-        "pool",          "state",
+        "pool",          "state",      "description",
+        "url",           "mmd",
 };
 
 /* Where each field was given (0: not given), for the cross-field messages. */
@@ -376,9 +383,30 @@ cfg_log_level_ok(const char *s, size_t n)
 	       cfg_eq(s, n, "error");
 }
 
+/* A host name: labels of 1-63 A-Z a-z 0-9 -, not starting or ending with '-', separated by
+ * single dots (no final dot). */
+static const char *
+cfg_hostname_reason(const char *s, size_t n)
+{
+	size_t label = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			size_t len = i - label;
+			if (len == 0 || len > 63)
+				return "not a host name (a label is 1-63 characters)";
+			if (s[label] == '-' || s[i - 1] == '-')
+				return "not a host name (a label starts and ends with a letter or "
+				       "digit)";
+			label = i + 1;
+		} else if (!cfg_is_alnum(s[i]) && s[i] != '-') {
+			return "not a host name or address";
+		}
+	}
+	return NULL;
+}
+
 /* A host as struct config_listen stores it: an IPv6 literal (it has a ':'), an IPv4 literal
- * (only digits and dots) or a host name (labels of 1-63 A-Z a-z 0-9 -, not starting or ending
- * with '-'). */
+ * (only digits and dots) or a host name (cfg_hostname_reason). */
 static const char *
 cfg_host_reason(const char *s, size_t n)
 {
@@ -397,19 +425,144 @@ cfg_host_reason(const char *s, size_t n)
 		numeric = cfg_is_digit(s[i]) || s[i] == '.';
 	if (numeric)
 		return inet_pton(AF_INET, buf, addr) == 1 ? NULL : "not an IPv4 address";
-	size_t label = 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == '.') {
-			size_t len = i - label;
-			if (len == 0 || len > 63)
-				return "not a host name (a label is 1-63 characters)";
-			if (s[label] == '-' || s[i - 1] == '-')
-				return "not a host name (a label starts and ends with a letter or "
-				       "digit)";
-			label = i + 1;
-		} else if (!cfg_is_alnum(s[i]) && s[i] != '-') {
-			return "not a host name or address";
+	return cfg_hostname_reason(s, n);
+}
+
+/* The description in the log list: printable UTF-8 that needs no JSON escape. */
+static const char *
+cfg_description_reason(const char *s, size_t n)
+{
+	size_t bad;
+	if (n == 0)
+		return "must not be empty";
+	if (n >= CONFIG_DESCRIPTION_MAX)
+		return "longer than 255 bytes";
+	if (!cfg_utf8(s, n, &bad))
+		return "not UTF-8 text";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		/* C0, DEL, and C1 (U+0080..U+009F: 0xc2 0x80..0x9f; the text is UTF-8, so 0xc2
+		 * here always starts a character). */
+		if (ch < 0x20 || ch == 0x7f || (ch == 0xc2 && (unsigned char)s[i + 1] < 0xa0))
+			return "must not hold control characters (a tab included)";
+		if (ch == '"' || ch == '\\')
+			return "must not hold '\"' or '\\' (it goes into JSON as it is)";
+	}
+	if (s[0] == ' ' || s[n - 1] == ' ')
+		return "must not start or end with a space";
+	return NULL;
+}
+
+/* A url's host: a host name, an IPv4 address or a bracketed IPv6 one. (A name cannot pass
+ * DNS's 253 bytes: the whole url has at most 255.) */
+static const char *
+cfg_url_host_reason(const char *s, size_t n)
+{
+	char buf[CFG_HOST_MAX];
+	unsigned char addr[16];
+	if (n == 0)
+		return "has no host";
+	if (s[0] == '[') {
+		if (n < 4 || s[n - 1] != ']' || n - 2 >= sizeof buf || !memchr(s, ':', n))
+			return "not an IPv6 address in brackets";
+		memcpy(buf, s + 1, n - 2);
+		buf[n - 2] = '\0';
+		return inet_pton(AF_INET6, buf, addr) == 1 ? NULL
+		                                           : "not an IPv6 address in brackets";
+	}
+	bool numeric = true;
+	for (size_t i = 0; i < n && numeric; i++)
+		numeric = cfg_is_digit(s[i]) || s[i] == '.';
+	if (numeric) {
+		if (n >= sizeof buf)
+			return "not an IPv4 address";
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		return inet_pton(AF_INET, buf, addr) == 1 ? NULL : "not an IPv4 address";
+	}
+	return cfg_hostname_reason(s, n);
+}
+
+static bool
+cfg_is_hex(char ch)
+{
+	return cfg_is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* One path segment (without its '/'): RFC 3986 pchar, not empty, not "." or "..". */
+static const char *
+cfg_url_segment_reason(const char *s, size_t n)
+{
+	if (n == 0)
+		return "must not have '//' in its path";
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return "must not have '.' or '..' segments in its path";
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (n - i < 3 || !cfg_is_hex(s[i + 1]) || !cfg_is_hex(s[i + 2]))
+				return "'%' in its path must start a %XX escape";
+			i += 2;
+		} else if (!cfg_is_alnum(s[i]) && !strchr("-._~!$&'()*+,;=:@", s[i])) {
+			return "its path may hold only A-Z a-z 0-9 %XX and - . _ ~ ! $ & ' ( ) * + "
+			       ", ; = : @";
 		}
+	}
+	return NULL;
+}
+
+/* The log's public base URL; "" (the server derives it) is fine. */
+static const char *
+cfg_url_reason(const char *s, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	if (n >= CONFIG_URL_MAX)
+		return "longer than 255 bytes";
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return "may hold only printable ASCII without spaces";
+		if (s[i] == '"' || s[i] == '\\')
+			return "must not hold '\"' or '\\'";
+		if (s[i] == '?' || s[i] == '#')
+			return "must not have a query ('?') or a fragment ('#')";
+	}
+	size_t at;
+	if (n >= 8 && memcmp(s, "https://", 8) == 0)
+		at = 8;
+	else if (n >= 7 && memcmp(s, "http://", 7) == 0)
+		at = 7;
+	else
+		return "must start with https:// or http://";
+	const char *path = memchr(s + at, '/', n - at);
+	if (!path)
+		return "needs a path after the host, ending in '/' (\"https://log.example.org/\")";
+	const char *host = s + at;
+	size_t hn = (size_t)(path - host);
+	/* A port follows a ':' after the host (after its ']' for an IPv6 one). */
+	const char *close = hn && host[0] == '[' ? memchr(host, ']', hn) : NULL;
+	if (hn && host[0] == '[' && !close)
+		return "not an IPv6 address in brackets";
+	const char *from = close ? close : host;
+	const char *colon = memchr(from, ':', hn - (size_t)(from - host));
+	if (colon) {
+		unsigned long long port;
+		size_t pn = (size_t)(path - colon) - 1;
+		if (memchr(colon + 1, ':', pn))
+			return "an IPv6 host goes in brackets: https://[2001:db8::1]/";
+		if (!cfg_decimal(colon + 1, pn, 65535, &port) || port < 1)
+			return "the port must be an integer in 1..65535";
+		hn = (size_t)(colon - host);
+	}
+	const char *r = cfg_url_host_reason(host, hn);
+	if (r)
+		return r;
+	if (s[n - 1] != '/')
+		return "must end with '/' (clients add ct/v1/... to it)";
+	for (const char *seg = path + 1; seg < s + n;) {
+		const char *end = memchr(seg, '/', (size_t)(s + n - seg));
+		if ((r = cfg_url_segment_reason(seg, (size_t)(end - seg))))
+			return r;
+		seg = end + 1;
 	}
 	return NULL;
 }
@@ -584,6 +737,9 @@ cfg_shard_defaults(struct config_shard *h)
 	h->batch_deadline_ms = 10;
 	h->pool = 4096;
 	h->read_only = false;
+	h->mmd = CFG_DEFAULT_MMD;
+	/* description and url stay "": the description's default needs the name (config_parse
+	 * fills it in), and an empty url is derived by the server. */
 }
 
 void
@@ -810,6 +966,21 @@ cfg_check_shard(const struct cfg_checker *k, unsigned i)
 			             "[shard %s]: origin: '%s' is also the origin of [shard %s]",
 			             h->name, h->origin, c->shard[j].name);
 
+	n = cfg_field_len(h->description, sizeof h->description);
+	r = n < 0 ? "longer than 255 bytes" : cfg_description_reason(h->description, (size_t)n);
+	if (r)
+		return CFAIL(k, cfg_hline(k, i, HK_DESCRIPTION), "[shard %s]: description: %s",
+		             h->name, r);
+	n = cfg_field_len(h->url, sizeof h->url);
+	r = n < 0 ? "longer than 255 bytes" : cfg_url_reason(h->url, (size_t)n);
+	if (r)
+		return CFAIL(k, cfg_hline(k, i, HK_URL), "[shard %s]: url: %s", h->name, r);
+	for (unsigned j = 0; j < i && h->url[0]; j++)
+		if (strcmp(c->shard[j].url, h->url) == 0)
+			return CFAIL(k, cfg_hline(k, i, HK_URL),
+			             "[shard %s]: url: '%s' is also the url of [shard %s]", h->name,
+			             h->url, c->shard[j].name);
+
 	if (h->not_after_start >= h->not_after_end) {
 		bool end_later = !k->ln || k->ln->hkey[i][HK_NOT_AFTER_END] >=
 		                                   k->ln->hkey[i][HK_NOT_AFTER_START];
@@ -827,7 +998,8 @@ cfg_check_shard(const struct cfg_checker *k, unsigned i)
 	                          h->batch_size)) ||
 	    (rc = cfg_check_range(k, cfg_hline(k, i, HK_BATCH_DEADLINE_MS), section,
 	                          &cfg_r_batch_deadline_ms, h->batch_deadline_ms)) ||
-	    (rc = cfg_check_range(k, cfg_hline(k, i, HK_POOL), section, &cfg_r_pool, h->pool)))
+	    (rc = cfg_check_range(k, cfg_hline(k, i, HK_POOL), section, &cfg_r_pool, h->pool)) ||
+	    (rc = cfg_check_range(k, cfg_hline(k, i, HK_MMD), section, &cfg_r_mmd, h->mmd)))
 		return rc;
 	/* The slots are allocated at start and touched as they are first used: cap their sum so
 	 * that a typo (pool = 1048576 with slot_bytes = 1048576 is 1 TiB) fails here, not later. */
@@ -1069,6 +1241,20 @@ cfg_shard_key(struct cfg_parser *p, const char *k, size_t kn, const char *v, siz
 			return PFAIL(p, "state: must be usable or read-only, got '%.*s%s'",
 			             QUOTE(v, vn));
 		return 0;
+	case HK_DESCRIPTION:
+		if (vn == 0)
+			return PFAIL(p, "description: must not be empty");
+		if ((r = cfg_description_reason(v, vn)))
+			return PFAIL(p, "description: %s, got '%.*s%s'", r, QUOTE(v, vn));
+		return cfg_copy(p, key, h->description, sizeof h->description, v, vn);
+	case HK_URL:
+		if ((r = cfg_url_reason(v, vn)))
+			return PFAIL(p, "url: %s, got '%.*s%s'", r, QUOTE(v, vn));
+		return cfg_copy(p, key, h->url, sizeof h->url, v, vn);
+	case HK_MMD:
+		rc = cfg_uint(p, &cfg_r_mmd, v, vn, &u);
+		h->mmd = (unsigned)u;
+		return rc;
 	case HK_N:
 		break;
 	}
@@ -1202,6 +1388,12 @@ cfg_finish(struct cfg_parser *p)
 			size_t o = sizeof CFG_DEFAULT_ORIGIN - 1;
 			memcpy(h->origin, CFG_DEFAULT_ORIGIN, o);
 			memcpy(h->origin + o, h->prefix, strlen(h->prefix) + 1);
+		}
+		/* Fits: "Birch log " and a name of at most 63 bytes. */
+		if (!p->ln.hkey[i][HK_DESCRIPTION]) {
+			size_t o = sizeof CFG_DEFAULT_DESC - 1;
+			memcpy(h->description, CFG_DEFAULT_DESC, o);
+			memcpy(h->description + o, h->name, strlen(h->name) + 1);
 		}
 	}
 	if (!p->ln.skey[SK_WORKERS] && c->cpus[0]) {

@@ -48,6 +48,8 @@
 #include <h2o.h>
 
 #include "net/log.h"
+#include "net/metrics.h"
+#include "net/rd.h"
 
 #define GW_THREADS_MAX   256 /* r->gw_thread is 16 bits; config allows 64 */
 #define GW_ACCEPT_BURST  64  /* connections accepted per wake-up, per thread */
@@ -60,7 +62,51 @@ enum gw_endpoint {
 	GW_EP_ADD_CHAIN,
 	GW_EP_ADD_PRE_CHAIN,
 	GW_EP_GET_ROOTS,
+	GW_EP_READ, /* the read path (net/rd.h) */
+	GW_EP_LOG_LIST,
+	GW_EP_METRICS,
 };
+
+/* Endpoints as /metrics names them: the write side, then net/rd.h's, then the rest. */
+enum {
+	GW_M_ADD_CHAIN,
+	GW_M_ADD_PRE_CHAIN,
+	GW_M_GET_ROOTS,
+	GW_M_READ, /* + enum rd_endpoint */
+	GW_M_LOG_LIST = GW_M_READ + RD_EP_N,
+	GW_M_METRICS,
+	GW_M_OTHER, /* 404s and the like */
+	GW_M_N
+};
+static const char *const gw_m_name[GW_M_N] = {"add-chain",
+                                              "add-pre-chain",
+                                              "get-roots",
+                                              "get-sth",
+                                              "get-sth-consistency",
+                                              "get-proof-by-hash",
+                                              "get-entries",
+                                              "get-entry-and-proof",
+                                              "checkpoint",
+                                              "tile",
+                                              "data-tile",
+                                              "issuer",
+                                              "log.v3.json",
+                                              "metrics",
+                                              "other"};
+
+/* Refusals by reason, per thread: the one-line reasons are a small fixed set (static strings
+ * in the pipeline and here), so a small table keyed by the text holds them all; past
+ * GW_REASONS distinct texts, the rest count under "other". */
+#define GW_REASONS     64
+#define GW_REASON_TEXT 96
+struct gw_reason {
+	uint64_t hash; /* 0: free */
+	uint16_t status;
+	char text[GW_REASON_TEXT];
+	_Atomic uint64_t count; /* published after text (release) */
+};
+
+#define GW_METRICS_CAP (512u << 10) /* a /metrics answer, at most */
 
 /* A submission the pipeline holds; lives in the h2o request's pool, which h2o keeps until the
  * answer has been written. */
@@ -96,6 +142,14 @@ struct gw_thread {
 	h2o_linklist_t conns;     /* struct gw_conn */
 	h2o_linklist_t pending;   /* struct gw_pending */
 	unsigned nconns;
+	struct rd *rd; /* this thread's read path; NULL without one */
+	/* the request being answered synchronously (gw_on_req) or completed (gw_on_done) */
+	unsigned cur_m;
+	uint64_t cur_t0;
+	struct metrics_hist lat[GW_M_N];
+	_Atomic uint64_t by_class[GW_M_N][6];
+	struct gw_reason reason[GW_REASONS + 1]; /* [GW_REASONS]: "other" */
+	char *metrics_buf;                       /* GW_METRICS_CAP, on the first /metrics */
 
 	/* Statistics: written by this thread only, read by gw_stats_get(). */
 	_Atomic uint64_t requests, responses[6], connections_total;
@@ -113,6 +167,8 @@ struct gw_route_shard {
 	size_t prefix_len;
 	const char *roots_json;
 	size_t roots_json_len;
+	const char *log_json;
+	size_t log_json_len;
 	bool read_only;
 };
 
@@ -122,6 +178,9 @@ struct gw {
 	struct gw_route_shard *shards;
 	unsigned nshards;
 	struct gw_pipeline pipe;
+	bool reads; /* the config named tlogs: the read path is served */
+	void (*metrics)(void *ctx, struct metrics_out *o);
+	void *metrics_ctx;
 	unsigned max_connections;
 	char retry_after[16]; /* the config's, as a header value */
 	uint16_t port[CONFIG_LISTEN_MAX];
@@ -196,6 +255,55 @@ gw_status_reason(int status)
 	}
 }
 
+static uint64_t
+gw_reason_hash(int status, const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)status;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+static void
+gw_reason_count(struct gw_thread *t, int status, const char *text, size_t n)
+{
+	while (n > 0 && text[n - 1] == '\n')
+		n--;
+	if (n >= GW_REASON_TEXT)
+		n = GW_REASON_TEXT - 1;
+	uint64_t h = gw_reason_hash(status, text, n);
+	struct gw_reason *r = &t->reason[GW_REASONS];
+	for (unsigned i = 0; i < GW_REASONS; i++) {
+		struct gw_reason *x = &t->reason[(h + i) % GW_REASONS];
+		if (x->hash == h) {
+			r = x;
+			break;
+		}
+		if (x->hash == 0) {
+			x->hash = h;
+			x->status = (uint16_t)status;
+			memcpy(x->text, text, n);
+			x->text[n] = 0;
+			r = x;
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&r->count, 1, memory_order_release);
+}
+
+/* Counts an answer of the current request (t->cur_m, t->cur_t0) by class and latency, and a
+ * refusal by its reason. */
+static void
+gw_observe(struct gw_thread *t, int status, const char *body, size_t len)
+{
+	unsigned c = status / 100 <= 5 ? (unsigned)status / 100 : 5;
+	gw_stat_inc(&t->responses[c]);
+	gw_stat_inc(&t->by_class[t->cur_m][c]);
+	metrics_hist_add(&t->lat[t->cur_m], metrics_bounds_ns, gw_now_ns() - t->cur_t0);
+	if (status >= 400 && t->cur_m != GW_M_OTHER)
+		gw_reason_count(t, status, body, len);
+}
+
 /* Writes one answer; the body is copied (h2o_send_inline), so it may be the slot's. A 503
  * gets Retry-After (retry_after seconds, or the config's when 0); allow, when not NULL, goes
  * into an Allow header. */
@@ -226,7 +334,7 @@ gw_send(struct gw_thread *t, h2o_req_t *req, int status, bool json, const char *
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow,
 		               strlen(allow));
 	req->res.content_length = len;
-	gw_stat_inc(&t->responses[status / 100 <= 5 ? status / 100 : 5]);
+	gw_observe(t, status, body, len);
 	h2o_send_inline(req, body, len);
 }
 
@@ -287,26 +395,68 @@ gw_route(const struct gw *g, const char *path, size_t len, unsigned *shard)
 		return GW_EP_ADD_PRE_CHAIN;
 	if (h2o_memis(rest, rlen, H2O_STRLIT("/ct/v1/get-roots")))
 		return GW_EP_GET_ROOTS;
+	if (g->reads && rd_is_read_path(rest, rlen))
+		return GW_EP_READ;
+	if (h2o_memis(rest, rlen, H2O_STRLIT("/log.v3.json")))
+		return GW_EP_LOG_LIST;
 	return GW_EP_NONE;
 }
 
+/* JSON borrowed for the gateway's life (get-roots, log.v3.json): sent from where it is. */
 static void
-gw_get_roots(struct gw_thread *t, h2o_req_t *req, const struct gw_route_shard *s)
+gw_send_static_json(struct gw_thread *t, h2o_req_t *req, const char *json, size_t len)
 {
-	/* The JSON is borrowed for the gateway's life: sent from where it is, not copied. */
 	static h2o_generator_t generator = {NULL, NULL};
 	req->res.status = 200;
 	req->res.reason = "OK";
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
 	               H2O_STRLIT("application/json"));
-	req->res.content_length = s->roots_json_len;
-	gw_stat_inc(&t->responses[2]);
+	req->res.content_length = len;
+	gw_observe(t, 200, NULL, 0);
 	h2o_start_response(req, &generator);
-	h2o_iovec_t body = h2o_iovec_init(s->roots_json, s->roots_json_len);
+	h2o_iovec_t body = h2o_iovec_init(json, len);
 	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 	else
 		h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* A read (net/rd.h), answered here on the gateway thread: the body is copied into the
+ * request's pool (h2o_send_inline), so the rd's buffer is free again at once. */
+static void
+gw_read(struct gw_thread *t, h2o_req_t *req, unsigned shard, const char *path, size_t len, bool get)
+{
+	const char *q = "";
+	size_t qlen = 0;
+	if (req->query_at != SIZE_MAX && req->query_at < req->path.len) {
+		q = req->path.base + req->query_at + 1;
+		qlen = req->path.len - req->query_at - 1;
+	}
+	struct rd_resp a;
+	rd_get(t->rd, shard, get, path, len, q, qlen, &a);
+	if (a.status == 405) {
+		gw_send_error(t, req, 405, "method not allowed\n", "GET, HEAD");
+		return;
+	}
+	req->res.status = a.status;
+	req->res.reason = gw_status_reason(a.status);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, a.content_type,
+	               strlen(a.content_type));
+	if (a.cache_control)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+		               a.cache_control, strlen(a.cache_control));
+	if (a.status == 503)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+		               t->g->retry_after, strlen(t->g->retry_after));
+	req->res.content_length = a.len;
+	gw_observe(t, a.status, (const char *)a.body, a.status >= 400 ? a.len : 0);
+	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+		static h2o_generator_t generator = {NULL, NULL};
+		h2o_start_response(req, &generator);
+		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+		return;
+	}
+	h2o_send_inline(req, (const char *)a.body, a.len);
 }
 
 static void
@@ -352,6 +502,88 @@ gw_add(struct gw_thread *t, h2o_req_t *req, unsigned shard, enum req_kind kind)
 	}
 }
 
+/* ---- /metrics ---- */
+
+static void
+gw_metrics_render(struct gw *g, struct metrics_out *o)
+{
+	metrics_head(o, "birch_http_requests_total", "counter",
+	             "HTTP answers by endpoint and status class.");
+	static const char *const cls[6] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	for (unsigned m = 0; m < GW_M_N; m++)
+		for (unsigned c = 1; c < 6; c++) {
+			uint64_t n = 0;
+			for (unsigned i = 0; i < g->nthreads; i++)
+				n += atomic_load_explicit(&g->threads[i].by_class[m][c],
+				                          memory_order_relaxed);
+			if (n > 0 || c == 2)
+				metrics_printf(
+				        o,
+				        "birch_http_requests_total{endpoint=\"%s\",code=\"%s\"} "
+				        "%llu\n",
+				        gw_m_name[m], cls[c], (unsigned long long)n);
+		}
+	metrics_head(o, "birch_http_request_duration_seconds", "histogram",
+	             "Time from a request's arrival (or, for add-*, from its hand-off to the "
+	             "pipeline) to its answer, by endpoint.");
+	for (unsigned m = 0; m < GW_M_N; m++) {
+		struct metrics_hist h;
+		memset(&h, 0, sizeof h);
+		for (unsigned i = 0; i < g->nthreads; i++)
+			metrics_hist_sum(&h, &g->threads[i].lat[m]);
+		char labels[64];
+		snprintf(labels, sizeof labels, "endpoint=\"%s\"", gw_m_name[m]);
+		metrics_hist_put(o, "birch_http_request_duration_seconds", labels, &h, true);
+	}
+	metrics_head(o, "birch_rejections_total", "counter",
+	             "Requests answered 4xx or 5xx by the write and read endpoints, by status and "
+	             "reason (the one-line body).");
+	for (unsigned i = 0; i < g->nthreads; i++) {
+		const struct gw_thread *t = &g->threads[i];
+		for (unsigned k = 0; k <= GW_REASONS; k++) {
+			uint64_t n =
+			        atomic_load_explicit(&t->reason[k].count, memory_order_acquire);
+			if (n == 0)
+				continue;
+			/* Per thread: the same reason may appear once per thread; Prometheus sums
+			 * series with equal labels poorly, so the thread is a label too. */
+			metrics_printf(o,
+			               "birch_rejections_total{thread=\"%u\",code=\"%u\",reason=\"",
+			               i, k < GW_REASONS ? t->reason[k].status : 0);
+			metrics_label(o, k < GW_REASONS ? t->reason[k].text : "other");
+			metrics_printf(o, "\"} %llu\n", (unsigned long long)n);
+		}
+	}
+	struct gw_stats st;
+	gw_stats_get(g, &st);
+	metrics_head(o, "birch_http_connections_open", "gauge", "Open HTTP connections.");
+	metrics_printf(o, "birch_http_connections_open %llu\n",
+	               (unsigned long long)st.connections_open);
+	metrics_head(o, "birch_http_connections_total", "counter", "HTTP connections accepted.");
+	metrics_printf(o, "birch_http_connections_total %llu\n",
+	               (unsigned long long)st.connections_total);
+	if (g->metrics)
+		g->metrics(g->metrics_ctx, o);
+}
+
+static void
+gw_metrics(struct gw_thread *t, h2o_req_t *req)
+{
+	if (t->metrics_buf == NULL && (t->metrics_buf = malloc(GW_METRICS_CAP)) == NULL) {
+		gw_send_error(t, req, 503, "out of memory\n", NULL);
+		return;
+	}
+	struct metrics_out o = {t->metrics_buf, 0, GW_METRICS_CAP, false};
+	gw_metrics_render(t->g, &o);
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+	               H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+	req->res.content_length = o.len;
+	gw_observe(t, 200, NULL, 0);
+	h2o_send_inline(req, o.p, o.len);
+}
+
 static int
 gw_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -361,7 +593,35 @@ gw_on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	h2o_iovec_t path = req->path_normalized.base != NULL ? req->path_normalized : req->path;
 	unsigned shard = 0;
-	enum gw_endpoint ep = gw_route(g, path.base, path.len, &shard);
+	t->cur_t0 = gw_now_ns();
+	enum gw_endpoint ep = h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))
+	                              ? GW_EP_METRICS
+	                              : gw_route(g, path.base, path.len, &shard);
+	const char *rest = path.base + (ep != GW_EP_METRICS ? g->shards[shard].prefix_len : 0);
+	size_t rlen = path.len - (size_t)(rest - path.base);
+	switch (ep) {
+	case GW_EP_ADD_CHAIN:
+		t->cur_m = GW_M_ADD_CHAIN;
+		break;
+	case GW_EP_ADD_PRE_CHAIN:
+		t->cur_m = GW_M_ADD_PRE_CHAIN;
+		break;
+	case GW_EP_GET_ROOTS:
+		t->cur_m = GW_M_GET_ROOTS;
+		break;
+	case GW_EP_READ:
+		t->cur_m = GW_M_READ + (unsigned)rd_endpoint_of(rest, rlen);
+		break;
+	case GW_EP_LOG_LIST:
+		t->cur_m = GW_M_LOG_LIST;
+		break;
+	case GW_EP_METRICS:
+		t->cur_m = GW_M_METRICS;
+		break;
+	case GW_EP_NONE:
+		t->cur_m = GW_M_OTHER;
+		break;
+	}
 	bool post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
 	bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
 	           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -378,7 +638,26 @@ gw_on_req(h2o_handler_t *self, h2o_req_t *req)
 		if (!get)
 			gw_send_error(t, req, 405, "method not allowed\n", "GET, HEAD");
 		else
-			gw_get_roots(t, req, &g->shards[shard]);
+			gw_send_static_json(t, req, g->shards[shard].roots_json,
+			                    g->shards[shard].roots_json_len);
+		break;
+	case GW_EP_READ:
+		gw_read(t, req, shard, rest, rlen, get);
+		break;
+	case GW_EP_LOG_LIST:
+		if (!get)
+			gw_send_error(t, req, 405, "method not allowed\n", "GET, HEAD");
+		else if (g->shards[shard].log_json_len == 0)
+			gw_send_error(t, req, 404, "not found\n", NULL);
+		else
+			gw_send_static_json(t, req, g->shards[shard].log_json,
+			                    g->shards[shard].log_json_len);
+		break;
+	case GW_EP_METRICS:
+		if (!get)
+			gw_send_error(t, req, 405, "method not allowed\n", "GET, HEAD");
+		else
+			gw_metrics(t, req);
 		break;
 	case GW_EP_NONE:
 		gw_send_error(t, req, 404, "not found\n", NULL);
@@ -400,6 +679,8 @@ gw_on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 		h2o_linklist_unlink(&p->link);
 		struct req *r = p->r;
 		h2o_req_t *req = p->hreq; /* p is the request's: not touched after the answer */
+		t->cur_m = r->kind == REQ_ADD_PRE_CHAIN ? GW_M_ADD_PRE_CHAIN : GW_M_ADD_CHAIN;
+		t->cur_t0 = r->t_start_ns;
 		gw_send_completion(t, req, r);
 		g->pipe.req_put(g->pipe.ctx, r);
 		atomic_fetch_sub(&g->inflight, 1);
@@ -804,6 +1085,8 @@ gw_free(struct gw *g)
 				if (t->lfd[k] >= 0) /* a thread that never started */
 					close(t->lfd[k]);
 			h2o_mem_clear_pool(&t->leftovers); /* fine when zeroed */
+			rd_close(t->rd);
+			free(t->metrics_buf);
 		}
 		free(g->threads);
 	}
@@ -841,8 +1124,12 @@ gw_start(struct gw **out, const struct gw_config *c, char *err, size_t err_len)
 		g->shards[i].roots_json_len =
 		        c->shards[i].roots_json ? c->shards[i].roots_json_len : 0;
 		g->shards[i].read_only = c->shards[i].read_only;
+		g->shards[i].log_json = c->shards[i].log_json;
+		g->shards[i].log_json_len = c->shards[i].log_json ? c->shards[i].log_json_len : 0;
 	}
 	g->pipe = c->pipe;
+	g->metrics = c->metrics;
+	g->metrics_ctx = c->metrics_ctx;
 	g->max_connections = c->max_connections;
 	snprintf(g->retry_after, sizeof g->retry_after, "%u", c->retry_after ? c->retry_after : 1);
 	g->nlisten = c->nlisten;
@@ -852,6 +1139,11 @@ gw_start(struct gw **out, const struct gw_config *c, char *err, size_t err_len)
 		if (rc < 0)
 			goto fail;
 	}
+
+	if (c->log_json)
+		for (unsigned i = 0; i < c->nshards; i++)
+			c->log_json(c->metrics_ctx, i, g->port[0], &g->shards[i].log_json,
+			            &g->shards[i].log_json_len);
 
 	/* Bodies are bounded by max_body here; never let h2o back a large one by a temp file. */
 	if (h2o_socket_buffer_mmap_settings.threshold != SIZE_MAX)
@@ -877,7 +1169,14 @@ gw_start(struct gw **out, const struct gw_config *c, char *err, size_t err_len)
 		rc = gw_thread_prepare(g, &g->threads[i], i, lfd, err, err_len);
 		if (rc < 0)
 			goto fail;
+		if (c->read_logs &&
+		    (rc = rd_open(&g->threads[i].rd, c->read_logs, c->nshards)) < 0) {
+			snprintf(err, err_len, "gateway thread %u: cannot open the log readers: %s",
+			         i, strerror(-rc));
+			goto fail;
+		}
 	}
+	g->reads = c->read_logs != NULL;
 	/* Every thread polls its own dup; a listening socket closes with the last of them. */
 	for (unsigned i = 0; i < nfd; i++)
 		close(lfd[i]);

@@ -5,7 +5,11 @@
  *   POST /ct/v1/add-chain, POST /ct/v1/add-pre-chain: the body goes to the pipeline in a
  *        struct req (net/req.h) and the answer comes back through gw_complete();
  *   GET  /ct/v1/get-roots: the shard's pre-rendered JSON;
- *   GET  other paths: 404 (the read path arrives with its own issue).
+ *   GET  the read path (net/rd.h: get-sth, proofs, entries, checkpoint, tiles, issuers),
+ *        answered on the gateway thread itself from the shard's tlog;
+ *   GET  /log.v3.json: the shard's entry in a Chrome v3 log list (pre-rendered);
+ *   GET  /metrics (not under a prefix): Prometheus text, see gw_config.metrics;
+ *   GET  other paths: 404.
  * Status codes the gateway decides itself: 404 (no such path or shard), 405 (wrong method,
  * with Allow), 413 (body over max_body; the body is not buffered past the limit), 503 with
  * Retry-After (no free slot, a full ring, or draining), 403 for add-* on a read-only shard,
@@ -33,6 +37,9 @@
 #include "net/config.h"
 #include "net/req.h"
 
+struct tlog;
+struct metrics_out;
+
 struct gw;
 
 struct gw_shard {
@@ -40,6 +47,8 @@ struct gw_shard {
 	const char *roots_json;   /* the get-roots body, borrowed for the gateway's life */
 	size_t roots_json_len;
 	bool read_only;           /* add-* answer 403 "log is read-only" */
+	const char *log_json;     /* the /log.v3.json body, borrowed likewise; NULL: 404 */
+	size_t log_json_len;
 };
 
 /* The pipeline as the gateway sees it. All three are called on gateway threads. */
@@ -63,6 +72,18 @@ struct gw_config {
 	unsigned nshards;
 	struct gw_pipeline pipe;
 	unsigned retry_after; /* seconds in 503 answers; 0: 1 */
+	/* The read path (net/rd.h): one tlog per shard, borrowed for the gateway's life and read
+	 * through each thread's own readers. NULL: read paths answer 404 (tests of the write
+	 * side alone). */
+	struct tlog *const *read_logs;
+	/* /metrics: the gateway writes its own series (requests, latency and refusals by
+	 * endpoint, connections), then calls this, on a gateway thread, for the rest. NULL: none. */
+	void (*metrics)(void *ctx, struct metrics_out *o);
+	void *metrics_ctx;
+	/* /log.v3.json: called once per shard by gw_start() once the listeners are bound (port:
+	 * the first listener's), with metrics_ctx; the JSON is borrowed for the gateway's life.
+	 * NULL: gw_shard.log_json is used. */
+	void (*log_json)(void *ctx, unsigned shard, uint16_t port, const char **json, size_t *len);
 };
 
 __attribute__((warn_unused_result)) int gw_start(struct gw **out, const struct gw_config *c,

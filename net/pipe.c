@@ -2,6 +2,7 @@
 #include "net/pipe.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include "engine/ctsig.h"
 #include "engine/json.h"
 #include "engine/seq.h"
+#include "net/metrics.h"
 #include "net/log.h"
 
 #define BURST      32
@@ -49,8 +51,15 @@ struct shard {
 	struct rte_ring *admit_to_seq; /* admit_to_seq_<shard> */
 	char *roots_json;
 	size_t roots_json_len;
+	char *log_json;             /* pipe_log_json() */
 	_Atomic int failed;         /* the store failed: refuse until restarted */
 	_Atomic uint64_t tree_size; /* committed, for stats */
+	_Atomic uint64_t head_size; /* signed and published */
+	_Atomic uint64_t entries;   /* sequenced into this shard (new entries) */
+	/* /metrics, written by the sequencer only */
+	struct metrics_hist m_batch;  /* entries per commit */
+	struct metrics_hist m_commit; /* seq_commit() duration */
+	struct metrics_hist m_seq;    /* a batch's first entry sequenced -> its commit returned */
 
 	/* the sequencer stage's own */
 	unsigned lcore;
@@ -78,6 +87,7 @@ struct pipe {
 	struct shard shard[CONFIG_SHARDS_MAX];
 	unsigned nshards;
 	struct gw_shard gws[CONFIG_SHARDS_MAX];
+	struct tlog *tlogs[CONFIG_SHARDS_MAX]; /* pipe_read_logs() */
 	struct worker *w;
 	unsigned nworkers;
 	struct rte_ring *gw_to_admit, *seq_to_sign;
@@ -85,6 +95,9 @@ struct pipe {
 	_Atomic int quit;
 	_Atomic unsigned seq_running;
 	_Atomic uint64_t sequenced, batches, heads, dup_seq;
+	pthread_mutex_t rate_mu; /* entries_per_second between scrapes */
+	uint64_t rate_ns, rate_entries;
+	double rate;
 	/* Test hook: BIRCH_TEST_COMMIT_STALL_MS holds every batch this long before its commit,
 	 * so tests can fill the pool (503) and kill the server with batches in flight. */
 	uint64_t stall_ns;
@@ -372,6 +385,8 @@ shard_open(struct pipe *p, struct shard *sh, char *err, size_t err_len)
 	g->roots_json = sh->roots_json;
 	g->roots_json_len = sh->roots_json_len;
 	g->read_only = cs->read_only;
+	p->tlogs[sh->id] = seq_tlog(sh->seq);
+	atomic_store(&sh->head_size, seq_head_size(sh->seq));
 	return 0;
 }
 
@@ -410,6 +425,7 @@ pipe_open(struct pipe **out, const struct config *c, char *err, size_t err_len)
 		return -ENOMEM;
 	p->c = c;
 	p->nshards = c->nshards;
+	pthread_mutex_init(&p->rate_mu, NULL);
 	const char *stall = getenv("BIRCH_TEST_COMMIT_STALL_MS");
 	if (stall && *stall) {
 		p->stall_ns = strtoull(stall, NULL, 10) * 1000000u;
@@ -464,6 +480,12 @@ const struct gw_shard *
 pipe_gw_shards(const struct pipe *p)
 {
 	return p->gws;
+}
+
+struct tlog *const *
+pipe_read_logs(const struct pipe *p)
+{
+	return p->tlogs;
 }
 
 const uint8_t *
@@ -672,11 +694,17 @@ seq_release(struct pipe *p, struct shard *sh)
 		                      (long)(p->stall_ns % 1000000000u)};
 		nanosleep(&ts, NULL);
 	}
+	uint64_t t0 = mono_ns();
+	size_t nheld = sh->nheld;
 	int rc = seq_commit(sh->seq, &why);
 	if (rc < 0) {
 		seq_fail(p, sh, why);
 		return;
 	}
+	uint64_t t1 = mono_ns();
+	metrics_hist_add(&sh->m_batch, metrics_bounds_n, nheld);
+	metrics_hist_add(&sh->m_commit, metrics_bounds_ns, t1 - t0);
+	metrics_hist_add(&sh->m_seq, metrics_bounds_ns, t1 - sh->first_ns);
 	atomic_fetch_add_explicit(&p->batches, 1, memory_order_relaxed);
 	atomic_store_explicit(&sh->tree_size, seq_size(sh->seq), memory_order_relaxed);
 	/* durable: now the signers may have them (the ring holds every slot) */
@@ -724,6 +752,7 @@ seq_one(struct pipe *p, struct shard *sh, struct req *r, uint64_t now)
 		atomic_fetch_add_explicit(&p->dup_seq, 1, memory_order_relaxed);
 	} else {
 		atomic_fetch_add_explicit(&p->sequenced, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sh->entries, 1, memory_order_relaxed);
 	}
 	if (sh->nheld == 0)
 		sh->first_ns = now;
@@ -749,6 +778,7 @@ head_maybe(struct pipe *p, struct shard *sh, uint64_t now, bool force)
 			atomic_store(&sh->failed, 1);
 	} else if (rc > 0) {
 		atomic_fetch_add_explicit(&p->heads, 1, memory_order_relaxed);
+		atomic_store_explicit(&sh->head_size, seq_head_size(sh->seq), memory_order_relaxed);
 	}
 }
 
@@ -880,10 +910,223 @@ pipe_close(struct pipe *p)
 		free(sh->held);
 		free(sh->spans);
 		free(sh->roots_json);
+		free(sh->log_json);
 	}
 	rte_ring_free(p->gw_to_admit);
 	rte_ring_free(p->seq_to_sign);
 	free(p);
+}
+
+/* ---- /log.v3.json --------------------------------------------------------------------------- */
+
+static void
+fmt_time(char out[32], int64_t secs)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The shard's entry in a Chrome v3 log list ("logs" array shape): the state's timestamp is
+ * the first signed head's (when the log began), or for a read-only log the latest head's,
+ * which is also its final_tree_head. */
+static int
+log_json_render(struct shard *sh, uint16_t port, char **out, size_t *len)
+{
+	const struct config_shard *cs = sh->cfg;
+	const struct config *c = sh->p->c;
+	char url[CONFIG_URL_MAX + 160];
+	if (cs->url[0]) {
+		snprintf(url, sizeof url, "%s", cs->url);
+	} else {
+		const struct config_listen *l = &c->listen[0];
+		bool v6 = strchr(l->host, ':') != NULL;
+		snprintf(url, sizeof url, "http://%s%s%s:%u%s/", v6 ? "[" : "", l->host,
+		         v6 ? "]" : "", port, cs->prefix);
+	}
+	struct tlog_reader *tr = NULL;
+	struct store_head h;
+	static uint8_t hb[STORE_HEAD_MAX]; /* start-up only, one shard at a time */
+	uint8_t root0[STORE_HASH_LEN];
+	uint64_t first_ts = 0;
+	int rc = tlog_reader_open(seq_tlog(sh->seq), &tr);
+	if (rc == 0)
+		rc = store_head_get(tlog_reader_store(tr), &h, hb, sizeof hb);
+	if (rc == 0 && store_signed_get(tlog_reader_store(tr), 0, root0, &first_ts) < 0)
+		first_ts = h.timestamp; /* size 0 was never signed alone: the first head we have */
+	tlog_reader_close(tr);
+	if (rc < 0)
+		return rc;
+	size_t cap = 4096 + 2 * CONFIG_DESCRIPTION_MAX + sizeof url;
+	char *j = malloc(cap);
+	if (!j)
+		return -ENOMEM;
+	char id[64], key[256], ts[32], root[64];
+	b64_encode(id, sh->log_id, sizeof sh->log_id);
+	if (ctsig_key_spki_b64(key, sizeof key, sh->key) < 0)
+		key[0] = 0;
+	size_t o = 0;
+	o += (size_t)snprintf(j + o, cap - o,
+	                      "{\"description\":\"%s\",\"log_id\":\"%s\",\"key\":\"%s\","
+	                      "\"url\":\"%s\",\"mmd\":%u,",
+	                      cs->description, id, key, url, cs->mmd);
+	if (cs->not_after_start != 0 || cs->not_after_end != INT64_MAX) {
+		char a[32], b[32];
+		fmt_time(a, cs->not_after_start);
+		fmt_time(b, cs->not_after_end);
+		o += (size_t)snprintf(j + o, cap - o,
+		                      "\"temporal_interval\":{\"start_inclusive\":\"%s\","
+		                      "\"end_exclusive\":\"%s\"},",
+		                      a, b);
+	}
+	if (cs->read_only) {
+		fmt_time(ts, (int64_t)(h.timestamp / 1000));
+		b64_encode(root, h.root, sizeof h.root);
+		o += (size_t)snprintf(j + o, cap - o,
+		                      "\"state\":{\"readonly\":{\"timestamp\":\"%s\","
+		                      "\"final_tree_head\":{\"sha256_root_hash\":\"%s\","
+		                      "\"tree_size\":%llu}}}}",
+		                      ts, root, (unsigned long long)h.size);
+	} else {
+		fmt_time(ts, (int64_t)(first_ts / 1000));
+		o += (size_t)snprintf(j + o, cap - o,
+		                      "\"state\":{\"usable\":{\"timestamp\":\"%s\"}}}", ts);
+	}
+	if (o >= cap) {
+		free(j);
+		return -E2BIG;
+	}
+	*out = j;
+	*len = o;
+	return 0;
+}
+
+void
+pipe_log_json(void *ctx, unsigned shard, uint16_t port, const char **json, size_t *len)
+{
+	struct pipe *p = ctx;
+	*json = NULL;
+	*len = 0;
+	if (shard >= p->nshards)
+		return;
+	struct shard *sh = &p->shard[shard];
+	free(sh->log_json);
+	sh->log_json = NULL;
+	int rc = log_json_render(sh, port, &sh->log_json, len);
+	if (rc < 0) {
+		blog(BLOG_WARN, "pipe", "[shard %s] /log.v3.json not available: %s", sh->cfg->name,
+		     strerror(-rc));
+		*len = 0;
+		return;
+	}
+	*json = sh->log_json;
+}
+
+/* ---- /metrics ---------------------------------------------------------------------------- */
+
+/* One gauge per ring: its entries (cap: false) or its capacity. */
+static void
+ring_gauges(struct pipe *p, struct metrics_out *o, bool cap)
+{
+	const char *name = cap ? "birch_ring_capacity" : "birch_ring_entries";
+	struct {
+		char n[CONFIG_NAME_MAX + 16];
+		const struct rte_ring *r;
+	} rings[2 + 2 * CONFIG_SHARDS_MAX];
+	unsigned k = 0;
+	snprintf(rings[k].n, sizeof rings[k].n, "gw_to_admit");
+	rings[k++].r = p->gw_to_admit;
+	snprintf(rings[k].n, sizeof rings[k].n, "seq_to_sign");
+	rings[k++].r = p->seq_to_sign;
+	for (unsigned s = 0; s < p->nshards; s++) {
+		snprintf(rings[k].n, sizeof rings[k].n, "admit_to_seq_%s", p->shard[s].cfg->name);
+		rings[k++].r = p->shard[s].admit_to_seq;
+		snprintf(rings[k].n, sizeof rings[k].n, "free_%s", p->shard[s].cfg->name);
+		rings[k++].r = p->shard[s].free_slots;
+	}
+	for (unsigned i = 0; i < k; i++)
+		metrics_printf(o, "%s{ring=\"%s\"} %u\n", name, rings[i].n,
+		               cap ? rte_ring_get_capacity(rings[i].r)
+		                   : rte_ring_count(rings[i].r));
+}
+
+void
+pipe_metrics(void *ctx, struct metrics_out *o)
+{
+	struct pipe *p = ctx;
+	struct pipe_stats st;
+	pipe_stats_get(p, &st);
+	metrics_head(o, "birch_ring_entries", "gauge",
+	             "Requests waiting in each ring between stages (free_* holds a shard's free "
+	             "request slots).");
+	ring_gauges(p, o, false);
+	metrics_head(o, "birch_ring_capacity", "gauge", "Each ring's capacity.");
+	ring_gauges(p, o, true);
+	metrics_head(o, "birch_tree_size", "gauge", "Committed entries in the shard's tree.");
+	for (unsigned s = 0; s < p->nshards; s++)
+		metrics_printf(o, "birch_tree_size{log=\"%s\"} %llu\n", p->shard[s].cfg->name,
+		               (unsigned long long)atomic_load(&p->shard[s].tree_size));
+	metrics_head(o, "birch_signed_tree_size", "gauge",
+	             "The tree size of the latest signed (published) tree head.");
+	for (unsigned s = 0; s < p->nshards; s++)
+		metrics_printf(o, "birch_signed_tree_size{log=\"%s\"} %llu\n",
+		               p->shard[s].cfg->name,
+		               (unsigned long long)atomic_load(&p->shard[s].head_size));
+	metrics_head(o, "birch_entries_total", "counter",
+	             "New entries sequenced since start (rate() gives entries per second).");
+	for (unsigned s = 0; s < p->nshards; s++)
+		metrics_printf(o, "birch_entries_total{log=\"%s\"} %llu\n", p->shard[s].cfg->name,
+		               (unsigned long long)atomic_load(&p->shard[s].entries));
+	pthread_mutex_lock(&p->rate_mu);
+	uint64_t now = mono_ns();
+	if (p->rate_ns == 0 || now - p->rate_ns >= 1000000000u) {
+		if (p->rate_ns != 0)
+			p->rate = (double)(st.sequenced - p->rate_entries) * 1e9 /
+			          (double)(now - p->rate_ns);
+		p->rate_ns = now;
+		p->rate_entries = st.sequenced;
+	}
+	double rate = p->rate;
+	pthread_mutex_unlock(&p->rate_mu);
+	metrics_head(o, "birch_entries_per_second", "gauge",
+	             "New entries per second over all shards, between the two latest scrapes at "
+	             "least a second apart.");
+	metrics_printf(o, "birch_entries_per_second %.1f\n", rate);
+	metrics_head(o, "birch_dedup_hits_total", "counter",
+	             "Submissions answered with an existing entry's SCT.");
+	metrics_printf(o, "birch_dedup_hits_total %llu\n", (unsigned long long)st.duplicates);
+	metrics_head(o, "birch_admission_refused_total", "counter",
+	             "Submissions refused by admission (bad input, untrusted chain, ...; "
+	             "birch_rejections_total has the reasons).");
+	metrics_printf(o, "birch_admission_refused_total %llu\n", (unsigned long long)st.refused);
+	metrics_head(o, "birch_scts_signed_total", "counter", "SCTs signed (new and duplicate).");
+	metrics_printf(o, "birch_scts_signed_total %llu\n", (unsigned long long)st.signed_scts);
+	metrics_head(o, "birch_tree_heads_signed_total", "counter", "Tree heads signed.");
+	metrics_printf(o, "birch_tree_heads_signed_total %llu\n", (unsigned long long)st.heads);
+	metrics_head(o, "birch_batch_entries", "histogram", "Entries per durable commit.");
+	for (unsigned s = 0; s < p->nshards; s++) {
+		char l[CONFIG_NAME_MAX + 16];
+		snprintf(l, sizeof l, "log=\"%s\"", p->shard[s].cfg->name);
+		metrics_hist_put(o, "birch_batch_entries", l, &p->shard[s].m_batch, false);
+	}
+	metrics_head(o, "birch_commit_duration_seconds", "histogram",
+	             "Duration of one durable commit (tiles written and synced, then LMDB).");
+	for (unsigned s = 0; s < p->nshards; s++) {
+		char l[CONFIG_NAME_MAX + 16];
+		snprintf(l, sizeof l, "log=\"%s\"", p->shard[s].cfg->name);
+		metrics_hist_put(o, "birch_commit_duration_seconds", l, &p->shard[s].m_commit,
+		                 true);
+	}
+	metrics_head(o, "birch_sequencing_duration_seconds", "histogram",
+	             "From a batch's first entry being sequenced to its commit returning (the wait "
+	             "for the batch to close, plus the commit).");
+	for (unsigned s = 0; s < p->nshards; s++) {
+		char l[CONFIG_NAME_MAX + 16];
+		snprintf(l, sizeof l, "log=\"%s\"", p->shard[s].cfg->name);
+		metrics_hist_put(o, "birch_sequencing_duration_seconds", l, &p->shard[s].m_seq,
+		                 true);
+	}
 }
 
 void

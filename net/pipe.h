@@ -49,6 +49,16 @@ __attribute__((warn_unused_result)) int pipe_open(struct pipe **out, const struc
 /* For gw_start(): one gw_shard per shard (roots JSON rendered), and the callbacks. */
 const struct gw_shard *pipe_gw_shards(const struct pipe *p);
 struct gw_pipeline pipe_gw_ops(struct pipe *p);
+/* For gw_config.read_logs: each shard's tlog, which the sequencer writes and the gateway's
+ * threads read through their own readers (net/rd.h). Valid until pipe_close(). */
+struct tlog *const *pipe_read_logs(const struct pipe *p);
+/* For gw_config.metrics (ctx: the pipe): rings, tree sizes, entries, dedup hits, batch sizes,
+ * commit and sequencing latency. Any thread. */
+struct metrics_out;
+void pipe_metrics(void *ctx, struct metrics_out *o);
+/* For gw_config.log_json (ctx: the pipe): renders the shard's /log.v3.json, its url derived
+ * from the first listener and `port` where the config gives none. Valid until pipe_close(). */
+void pipe_log_json(void *ctx, unsigned shard, uint16_t port, const char **json, size_t *len);
 /* Launches the stage loops; completions go to g. */
 __attribute__((warn_unused_result)) int pipe_launch(struct pipe *p, struct gw *g, char *err,
                                                     size_t err_len);

@@ -171,6 +171,10 @@ example_config_parses(void)
 		snprintf(want, sizeof want, "%s/roots.pem", dir);
 		CHECK(h->nroots >= 1 && strcmp(h->roots[0], want) == 0, "roots[0] %s", h->roots[0]);
 		CHECK(!h->read_only, "usable");
+		snprintf(s, sizeof s, "Birch log %s", names[i]);
+		CHECK(strcmp(h->description, s) == 0, "shard %u description %s", i, h->description);
+		CHECK(h->url[0] == '\0' && h->mmd == 86400, "shard %u url '%s' (derived), mmd %u",
+		      i, h->url, h->mmd);
 	}
 	if (g_c.nshards != 3)
 		return;
@@ -215,6 +219,9 @@ example_shows_every_key_and_its_defaults(void)
 	        "batch_deadline_ms",
 	        "pool",
 	        "state",
+	        "description",
+	        "url",
+	        "mmd",
 	};
 	size_t len;
 	const char *text = read_all(source_file("birch.conf.example"), &len);
@@ -293,6 +300,9 @@ defaults_apply_without_server_section(void)
 	CHECK(h->not_after_start == 0 && h->not_after_end == INT64_MAX, "no window");
 	CHECK(h->batch_size == 1024 && h->batch_deadline_ms == 10 && h->pool == 4096, "sizes");
 	CHECK(!h->read_only && h->line == 1, "usable; line 1");
+	CHECK(strcmp(h->description, "Birch log a") == 0, "description %s", h->description);
+	CHECK(h->url[0] == '\0', "url empty (the server derives it): %s", h->url);
+	CHECK(h->mmd == 86400, "mmd %u", h->mmd);
 
 	/* An empty [server] is the same as none. */
 	static char buf[256];
@@ -328,7 +338,10 @@ every_key_is_read(void)
 	          "batch_size = 65536\n"
 	          "batch_deadline_ms = 1000\n"
 	          "pool = 16\n"
-	          "state = read-only\n");
+	          "state = read-only\n"
+	          "description = Example \xc3\xa9 log 'x' (2026) & <co> \xe2\x80\x94 #1\n"
+	          "url = https://ct.example.org:8443/logs/x/\n"
+	          "mmd = 604800\n");
 	CHECK(g_c.nlisten == 2 && strcmp(g_c.listen[0].host, "::1") == 0 &&
 	              g_c.listen[0].port == 7000 && strcmp(g_c.listen[1].host, "localhost") == 0 &&
 	              g_c.listen[1].port == 0,
@@ -346,6 +359,11 @@ every_key_is_read(void)
 	      "window %lld %lld", (long long)h->not_after_start, (long long)h->not_after_end);
 	CHECK(h->batch_size == 65536 && h->batch_deadline_ms == 1000 && h->pool == 16, "sizes");
 	CHECK(h->read_only, "read-only");
+	/* '#' starts a comment, even in a description. */
+	CHECK(strcmp(h->description, "Example \xc3\xa9 log 'x' (2026) & <co> \xe2\x80\x94") == 0,
+	      "description '%s'", h->description);
+	CHECK(strcmp(h->url, "https://ct.example.org:8443/logs/x/") == 0, "url %s", h->url);
+	CHECK(h->mmd == 604800, "mmd %u", h->mmd);
 
 	EXPECT_OK(with_shard_lines("state = usable\n"));
 	CHECK(!g_c.shard[0].read_only, "usable");
@@ -376,6 +394,8 @@ unknown_key_is_an_error_naming_it(void)
 	EXPECT_ERR(with_shard_lines("listen = 127.0.0.1:1\n"),
 	           "birch.conf:5: unknown key 'listen' in [shard a] (it belongs in [server])");
 	EXPECT_ERR(with_shard_lines("Data = x\n"), "birch.conf:5: unknown key 'Data' in [shard a]");
+	EXPECT_ERR("[server]\nurl = https://x/\n", "birch.conf:2: unknown key 'url' in [server] "
+	                                           "(it belongs in a [shard NAME] section)");
 	EXPECT_ERR("[servr]\n", "birch.conf:1: unknown section '[servr]' (expected [server] or "
 	                        "[shard NAME])");
 	EXPECT_ERR("\n\n[shards a]\n", "birch.conf:3: unknown section '[shards a]' (expected "
@@ -393,6 +413,8 @@ repeated_key_is_an_error_with_its_line(void)
 	           "birch.conf:7: batch_size: given twice in [shard a] (first at line 5)");
 	EXPECT_ERR(with_shard_lines("data = e\n"),
 	           "birch.conf:5: data: given twice in [shard a] (first at line 2)");
+	EXPECT_ERR(with_shard_lines("url =\nurl = https://x/\n"),
+	           "birch.conf:6: url: given twice in [shard a] (first at line 5)");
 	EXPECT_ERR("[server]\nworkers = 1\n\nworkers = 1\n",
 	           "birch.conf:4: workers: given twice in [server] (first at line 2)");
 	EXPECT_ERR("[server]\n[server]\n", "birch.conf:2: [server] given twice (first at line 1)");
@@ -478,6 +500,9 @@ integer_out_of_range_names_key_and_range(void)
 	        {"batch_deadline_ms", "1001", "1..1000", 0},
 	        {"pool", "15", "16..1048576", 0},
 	        {"pool", "1048577", "16..1048576", 0},
+	        {"mmd", "0", "1..604800", 0},
+	        {"mmd", "604801", "1..604800", 0},
+	        {"mmd", "86400s", "1..604800", 0},
 	        {"gateway_threads", "0", "1..64", 1},
 	        {"gateway_threads", "65", "1..64", 1},
 	        {"workers", "0", "1..128", 1},
@@ -512,6 +537,8 @@ integer_out_of_range_names_key_and_range(void)
 	        {"batch_deadline_ms", "1000", 0},
 	        {"pool", "16", 0},
 	        {"pool", "262144", 0}, /* x 64 KiB slots = 16 GiB, the cap */
+	        {"mmd", "1", 0},
+	        {"mmd", "604800", 0},
 	        {"gateway_threads", "1", 1},
 	        {"gateway_threads", "64", 1},
 	        {"workers", "1", 1},
@@ -875,6 +902,150 @@ window_must_be_ordered(void)
 	EXPECT_OK(with_shard_lines("not_after_start = 9999-12-31T23:59:59Z\n"));
 }
 
+/* ---- the log list entry: description, url, mmd ---- */
+
+static void
+description_must_be_json_safe_text(void)
+{
+	static char buf[1024], v[300];
+	EXPECT_ERR(with_shard_lines("description = a\tb\n"),
+	           "birch.conf:5: description: must not hold control characters (a tab included), "
+	           "got 'a?b'");
+	/* U+0085, a C1 control, is valid UTF-8 but still a control character. */
+	EXPECT_ERR_PREFIX(with_shard_lines("description = a\xc2\x85"
+	                                   "b\n"),
+	                  "birch.conf:5: description: must not hold control characters");
+	EXPECT_ERR(with_shard_lines("description = say \"hi\"\n"),
+	           "birch.conf:5: description: must not hold '\"' or '\\' (it goes into JSON as "
+	           "it is), got 'say \"hi\"'");
+	EXPECT_ERR_PREFIX(with_shard_lines("description = a\\u0000\n"),
+	                  "birch.conf:5: description: must not hold '\"' or '\\'");
+	EXPECT_ERR(with_shard_lines("description =\n"),
+	           "birch.conf:5: description: must not be empty");
+	EXPECT_ERR(with_shard_lines("description = # only a comment\n"),
+	           "birch.conf:5: description: must not be empty");
+	/* U+00A0 (just past C1) and other non-ASCII text are fine. */
+	EXPECT_OK(with_shard_lines("description = a\xc2\xa0"
+	                           "b \xe6\x97\xa5\xf0\x9f\x8c\xb3\n"));
+	CHECK(strcmp(g_c.shard[0].description, "a\xc2\xa0"
+	                                       "b \xe6\x97\xa5\xf0\x9f\x8c\xb3") == 0,
+	      "%s", g_c.shard[0].description);
+
+	memset(v, 'd', 256);
+	v[256] = '\0';
+	snprintf(buf, sizeof buf, "%sdescription = %s\n", minimal, v);
+	EXPECT_ERR_PREFIX(buf, "birch.conf:5: description: longer than 255 bytes, got 'dddd");
+	CHECK(strstr(g_err, "...'") != NULL, "quoted in part: %s", g_err);
+	v[255] = '\0';
+	snprintf(buf, sizeof buf, "%sdescription = %s\n", minimal, v);
+	EXPECT_OK(buf);
+	CHECK(strlen(g_c.shard[0].description) == 255, "255 bytes fit");
+	/* A 63-byte name makes the longest default, "Birch log " + 63 bytes. */
+	memset(v, 'n', 63);
+	v[63] = '\0';
+	snprintf(buf, sizeof buf, "[shard %s]\ndata = d\nkey = k\nroots = r\n", v);
+	EXPECT_OK(buf);
+	CHECK(strlen(g_c.shard[0].description) == 73 &&
+	              strncmp(g_c.shard[0].description, "Birch log nnn", 13) == 0,
+	      "%s", g_c.shard[0].description);
+}
+
+static void
+url_must_be_an_http_base_url(void)
+{
+	static const char *const good[] = {
+	        "https://ct.example.org/",
+	        "http://127.0.0.1:6962/2026h1/",
+	        "https://[2001:db8::1]:8443/logs/a%20b/",
+	        "http://[::1]/",
+	        "https://Log-1.Example.org/a/b.c/~d/",
+	        "http://localhost:65535/x:y@z/",
+	        "https://a/!$&'()*+,;=/",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		static char buf[512];
+		snprintf(buf, sizeof buf, "%surl = %s\n", minimal, good[i]);
+		EXPECT_OK(buf);
+		CHECK(strcmp(g_c.shard[0].url, good[i]) == 0, "url %s", g_c.shard[0].url);
+	}
+	/* Written empty: derived, as when it is not given. */
+	EXPECT_OK(with_shard_lines("url =\n"));
+	CHECK(g_c.shard[0].url[0] == '\0', "empty url");
+
+	EXPECT_ERR(with_shard_lines("url = log.example.org/2026h1/\n"),
+	           "birch.conf:5: url: must start with https:// or http://, got "
+	           "'log.example.org/2026h1/'");
+	EXPECT_ERR(with_shard_lines("url = https://log.example.org/a/?x=1\n"),
+	           "birch.conf:5: url: must not have a query ('?') or a fragment ('#'), got "
+	           "'https://log.example.org/a/?x=1'");
+	EXPECT_ERR(with_shard_lines("url = https://log.example.org/2026h1\n"),
+	           "birch.conf:5: url: must end with '/' (clients add ct/v1/... to it), got "
+	           "'https://log.example.org/2026h1'");
+	EXPECT_ERR(with_shard_lines("url = https://log.example.org\n"),
+	           "birch.conf:5: url: needs a path after the host, ending in '/' "
+	           "(\"https://log.example.org/\"), got 'https://log.example.org'");
+	/* A '#' starts a comment, so a fragment leaves a url without its '/'. */
+	EXPECT_ERR_PREFIX(with_shard_lines("url = https://log.example.org/a#b/\n"),
+	                  "birch.conf:5: url: must end with '/'");
+
+	static const char *const bad[] = {
+	        "HTTPS://x/",         "ftp://x/",       "https:/x/",           "//x/",
+	        "https:///",          "https://x:0/",   "https://x:65536/",    "https://x:/",
+	        "https://x:08/",      "https://x:a/",   "https://[::1/",       "https://[zz::1]/",
+	        "https://[1.2.3.4]/", "https://::1/",   "https://a..b/",       "https://-a/",
+	        "https://a_b/",       "https://x./",    "https://256.1.1.1/",  "https://1.2.3/",
+	        "https://user@x/",    "https://x/a//",  "https://x//",         "https://x/./",
+	        "https://x/a/../",    "https://x/a b/", "https://x/%zz/",      "https://x/%2/",
+	        "https://x/a|b/",     "https://x/{a}/", "https://x/\xc3\xa9/", "https://x/\"/",
+	        "https://x/\\/",      "https://x/[a]/", "https://x/a`b/",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		static char buf[512];
+		snprintf(buf, sizeof buf, "%surl = %s\n", minimal, bad[i]);
+		EXPECT_ERR_PREFIX(buf, "birch.conf:5: url: ");
+	}
+
+	/* At most 255 bytes; a host name up to 253. */
+	static char buf[1024], v[600];
+	size_t o = (size_t)snprintf(v, sizeof v, "https://log.example.org/");
+	memset(v + o, 'p', 255 - o - 1);
+	v[254] = '/';
+	v[255] = '\0';
+	snprintf(buf, sizeof buf, "%surl = %s\n", minimal, v);
+	EXPECT_OK(buf);
+	CHECK(strlen(g_c.shard[0].url) == 255, "255 bytes fit");
+	v[255] = '/';
+	v[256] = '\0';
+	snprintf(buf, sizeof buf, "%surl = %s\n", minimal, v);
+	EXPECT_ERR_PREFIX(buf,
+	                  "birch.conf:5: url: longer than 255 bytes, got 'https://log.example");
+	CHECK(strstr(g_err, "...'") != NULL, "quoted in part: %s", g_err);
+	/* The longest host fits: 3 x 63 + 54 + 3 dots, 246 bytes (DNS's 253-byte limit cannot be
+	 * reached inside 255). */
+	o = (size_t)snprintf(v, sizeof v, "https://");
+	for (int label = 0; label < 4; label++) {
+		size_t len = label < 3 ? 63 : 54;
+		memset(v + o, 'h', len);
+		o += len;
+		v[o++] = label < 3 ? '.' : '/';
+	}
+	v[o] = '\0';
+	snprintf(buf, sizeof buf, "%surl = %s\n", minimal, v);
+	EXPECT_OK(buf);
+	CHECK(strlen(g_c.shard[0].url) == 255, "%zu", strlen(g_c.shard[0].url));
+	memset(v, 'h', 64);
+	v[64] = '\0';
+	snprintf(buf, sizeof buf, "%surl = https://%s.example/\n", minimal, v);
+	EXPECT_ERR_PREFIX(buf, "birch.conf:5: url: not a host name (a label is 1-63 characters)");
+
+	/* Distinct across shards; an empty one is derived from the (distinct) prefix. */
+	EXPECT_ERR("[shard a]\ndata = d\nkey = k\nroots = r\nurl = https://x/\n"
+	           "[shard b]\ndata = e\nkey = k\nroots = r\nurl = https://x/\n",
+	           "birch.conf:10: [shard b]: url: 'https://x/' is also the url of [shard a]");
+	EXPECT_OK("[shard a]\ndata = d\nkey = k\nroots = r\nurl =\n"
+	          "[shard b]\ndata = e\nkey = k\nroots = r\n");
+}
+
 static void
 required_keys_are_named(void)
 {
@@ -1012,6 +1183,10 @@ config_check_covers_a_config_from_flags(void)
 	struct config *c = &g_c;
 	config_defaults(c);
 	CHECK(c->nshards == 0 && c->shard[0].batch_size == 1024, "defaults in every shard slot");
+	for (unsigned i = 0; i < CONFIG_SHARDS_MAX; i++)
+		CHECK(c->shard[i].mmd == 86400 && c->shard[i].url[0] == '\0' &&
+		              c->shard[i].description[0] == '\0',
+		      "slot %u: mmd 86400, url derived, description left to the caller", i);
 	CHECK(config_check(c, g_err, sizeof g_err) == -EINVAL &&
 	              strcmp(g_err, "no [shard NAME] section (at least one shard is needed)") == 0,
 	      "%s", g_err);
@@ -1024,6 +1199,59 @@ config_check_covers_a_config_from_flags(void)
 	strcpy(h->roots[0], "/etc/roots.pem");
 	h->nroots = 1;
 	strcpy(h->origin, "birch.localhost/a");
+	/* The description's default needs the name: config_defaults() cannot set it, so a config
+	 * built from flags must (as config_parse() does). */
+	CHECK(config_check(c, g_err, sizeof g_err) == -EINVAL &&
+	              strcmp(g_err, "[shard a]: description: must not be empty") == 0,
+	      "%s", g_err);
+	strcpy(h->description, "Birch log a");
+	CHECK(config_check(c, g_err, sizeof g_err) == 0, "%s", g_err);
+
+	/* The log list keys. */
+	static const struct {
+		const char *description, *url;
+		unsigned mmd;
+		const char *want;
+	} ll[] = {
+	        {"a\x01b", "", 86400,
+	         "[shard a]: description: must not hold control characters (a tab included)"},
+	        {"a\xc2\x9b"
+	         "b",
+	         "", 86400,
+	         "[shard a]: description: must not hold control characters (a tab included)"},
+	        {" a", "", 86400, "[shard a]: description: must not start or end with a space"},
+	        {"a\xff", "", 86400, "[shard a]: description: not UTF-8 text"},
+	        {"a", "http://x", 86400,
+	         "[shard a]: url: needs a path after the host, ending in '/' "
+	         "(\"https://log.example.org/\")"},
+	        {"a", "http://x/a", 86400,
+	         "[shard a]: url: must end with '/' (clients add ct/v1/... to it)"},
+	        {"a", "https://x/ a/", 86400,
+	         "[shard a]: url: may hold only printable ASCII without spaces"},
+	        {"a", "https://x/", 0, "[shard a]: mmd: must be an integer in 1..604800, got '0'"},
+	        {"a", "https://x/", 604801,
+	         "[shard a]: mmd: must be an integer in 1..604800, got '604801'"},
+	        {"a", "https://x/", 604800, ""},
+	};
+	for (size_t i = 0; i < sizeof ll / sizeof ll[0]; i++) {
+		strcpy(h->description, ll[i].description);
+		strcpy(h->url, ll[i].url);
+		h->mmd = ll[i].mmd;
+		int rc = config_check(c, g_err, sizeof g_err);
+		CHECK(rc == (ll[i].want[0] ? -EINVAL : 0) && strcmp(g_err, ll[i].want) == 0,
+		      "case %zu: %d '%s', want '%s'", i, rc, g_err, ll[i].want);
+	}
+	memset(h->description, 'x', sizeof h->description); /* not NUL-terminated */
+	CHECK(config_check(c, g_err, sizeof g_err) == -EINVAL &&
+	              strcmp(g_err, "[shard a]: description: longer than 255 bytes") == 0,
+	      "%s", g_err);
+	strcpy(h->description, "Birch log a");
+	memset(h->url, 'x', sizeof h->url);
+	CHECK(config_check(c, g_err, sizeof g_err) == -EINVAL &&
+	              strcmp(g_err, "[shard a]: url: longer than 255 bytes") == 0,
+	      "%s", g_err);
+	h->url[0] = '\0';
+	h->mmd = 86400;
 	CHECK(config_check(c, g_err, sizeof g_err) == 0, "%s", g_err);
 
 	h->data[0] = '\0';
@@ -1081,6 +1309,14 @@ config_check_covers_a_config_from_flags(void)
 	strcpy(c->shard[1].prefix, "/b");
 	strcpy(c->shard[1].data, "/srv/b");
 	strcpy(c->shard[1].origin, "ob");
+	CHECK(config_check(c, g_err, sizeof g_err) == 0, "%s", g_err);
+	strcpy(c->shard[0].url, "https://x/");
+	strcpy(c->shard[1].url, "https://x/");
+	CHECK(config_check(c, g_err, sizeof g_err) == -EINVAL &&
+	              strcmp(g_err, "[shard b]: url: 'https://x/' is also the url of [shard a]") ==
+	                      0,
+	      "%s", g_err);
+	strcpy(c->shard[1].url, "https://x/b/");
 	CHECK(config_check(c, g_err, sizeof g_err) == 0, "%s", g_err);
 }
 
@@ -1246,6 +1482,8 @@ main(void)
 	RUN(duplicate_shard_prefix_rejected);
 	RUN(duplicate_names_data_and_origins_rejected);
 	RUN(window_must_be_ordered);
+	RUN(description_must_be_json_safe_text);
+	RUN(url_must_be_an_http_base_url);
 	RUN(required_keys_are_named);
 	RUN(strings_too_long_name_key_and_limit);
 	RUN(text_rules);

@@ -253,10 +253,10 @@ static const char roots_a[] = "{\"certificates\":[\"YQ==\",\"YWFh\"]}";
 static const char roots_ab[] = "{\"certificates\":[]}";
 
 static const struct gw_shard default_shards[] = {
-        {"", roots_root, sizeof roots_root - 1, false},
-        {"/a", roots_a, sizeof roots_a - 1, false},
-        {"/a/b", roots_ab, sizeof roots_ab - 1, false},
-        {"/ro", roots_ab, sizeof roots_ab - 1, true},
+        {"", roots_root, sizeof roots_root - 1, false, NULL, 0},
+        {"/a", roots_a, sizeof roots_a - 1, false, NULL, 0},
+        {"/a/b", roots_ab, sizeof roots_ab - 1, false, NULL, 0},
+        {"/ro", roots_ab, sizeof roots_ab - 1, true, NULL, 0},
 };
 
 struct topts {
@@ -756,7 +756,8 @@ unknown_path_gets_404(void)
 static void
 no_root_shard_means_404_outside_the_prefixes(void)
 {
-	static const struct gw_shard only_a[] = {{"/a", roots_a, sizeof roots_a - 1, false}};
+	static const struct gw_shard only_a[] = {
+	        {"/a", roots_a, sizeof roots_a - 1, false, NULL, 0}};
 	struct tgw t;
 	struct topts o = {.shards = only_a, .nshards = 1};
 	tgw_start(&t, &o);
@@ -1173,7 +1174,7 @@ start_reports_a_busy_address(void)
 	rc = gw_start(&g2, &c, err, sizeof err);
 	CHECK(rc == -EINVAL && strstr(err, "threads"), "threads 0: %d '%s'", rc, err);
 	c.threads = 1;
-	c.shards = (const struct gw_shard[]){{"a/", "", 0, false}};
+	c.shards = (const struct gw_shard[]){{"a/", "", 0, false, NULL, 0}};
 	rc = gw_start(&g2, &c, err, sizeof err);
 	CHECK(rc == -EINVAL && strstr(err, "prefix"), "bad prefix: %d '%s'", rc, err);
 	c.shards = default_shards;

@@ -386,8 +386,12 @@ path_ok(const char *p)
 	return true;
 }
 
+/* Directories one batch may sync: each tile level's tile/ and edge/ directories and those
+ * made for them, where several levels fill in one batch; issuer/ and its parent. */
+#define DIRSET_MAX 48
+
 struct dirset {
-	char path[32][STORE_PATH_MAX];
+	char path[DIRSET_MAX][STORE_PATH_MAX];
 	size_t n;
 };
 
@@ -397,7 +401,7 @@ dirset_add(struct dirset *d, const char *path, size_t len)
 	for (size_t i = 0; i < d->n; i++)
 		if (strlen(d->path[i]) == len && memcmp(d->path[i], path, len) == 0)
 			return 0;
-	if (d->n == 32)
+	if (d->n == DIRSET_MAX)
 		return -E2BIG;
 	memcpy(d->path[d->n], path, len);
 	d->path[d->n][len] = 0;
@@ -572,7 +576,7 @@ write_files(struct store *s, const struct store_batch *b, struct sio_during *dur
 	size_t nf = b->nfiles;
 	int rc = grow((void **)&s->jobs, &s->jobs_cap, nf, sizeof *s->jobs);
 	if (rc == 0)
-		rc = grow((void **)&s->fds, &s->fds_cap, nf + 32, sizeof *s->fds);
+		rc = grow((void **)&s->fds, &s->fds_cap, nf + DIRSET_MAX, sizeof *s->fds);
 	if (rc < 0)
 		return *why = "out of memory", rc;
 	size_t nfds = 0, njobs = 0;
@@ -732,6 +736,102 @@ store_files_put(struct store *s, const struct store_file *files, size_t n, const
 	struct store_batch b = {.files = files, .nfiles = n};
 	int rc = write_files(s, &b, NULL, &why);
 	return rc < 0 ? fail(s, rc, why, reason) : 0;
+}
+
+/* ".<name>.tmp" beside path: hidden from a static server that serves the directory. */
+static int
+tmp_name(char out[STORE_PATH_MAX], const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dl = slash ? (int)(slash - path + 1) : 0;
+	int n = snprintf(out, STORE_PATH_MAX, "%.*s.%s.tmp", dl, path, path + dl);
+	return n > 0 && n < STORE_PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync of every directory in d: makes the names created or renamed in them durable. */
+static int
+sync_dirs(struct store *s, const struct dirset *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		int fd = openat(s->dirfd, d->path[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		int rc = fsync(fd) == 0 ? 0 : -errno;
+		close(fd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+store_file_replace(struct store *s, const char *path, const uint8_t *data, size_t len,
+                   const char **reason)
+{
+	int rc = writable(s, reason);
+	if (rc < 0)
+		return rc;
+	char tmp[STORE_PATH_MAX];
+	if (!path_ok(path) || tmp_name(tmp, path) < 0) {
+		if (reason)
+			*reason = "bad file path";
+		return -EINVAL;
+	}
+	/* Not fail(): a failure here leaves the old file, and nothing committed depends on it. */
+	struct dirset sync = {.n = 0}; /* directories made, then path's own */
+	const char *why = "cannot create the temporary file";
+	int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		rc = make_parents(s->dirfd, path, &sync);
+		if (rc < 0) {
+			why = "cannot create the file's directory";
+			goto out;
+		}
+		fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	why = "cannot write the temporary file";
+	rc = write_all(fd, data, len);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno, why = "cannot fdatasync the temporary file";
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		goto out;
+	why = "cannot rename the temporary file";
+	if (renameat(s->dirfd, tmp, s->dirfd, path) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = dirset_add_parent(&sync, path);
+	if (rc == 0)
+		rc = sync_dirs(s, &sync);
+	if (rc < 0 && reason)
+		*reason = "cannot fsync the directory after the rename";
+	return rc;
+out:
+	unlinkat(s->dirfd, tmp, 0);
+	if (reason)
+		*reason = rc == -ENOSPC ? "disk full while replacing a file" : why;
+	return rc;
 }
 
 int
@@ -913,6 +1013,38 @@ int
 store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_t *buf, size_t cap)
 {
 	return get_one(r->st, r->s->db.issuers, fp, STORE_KEY_LEN, buf, cap);
+}
+
+int
+store_issuer_each(struct store_reader *r,
+                  int (*fn)(void *ctx, const uint8_t fp[STORE_KEY_LEN], const uint8_t *der,
+                            size_t len),
+                  void *ctx)
+{
+	int rc = mdb_txn_renew(r->st);
+	if (rc != 0)
+		return sdb_err(rc, "read", NULL);
+	MDB_cursor *c;
+	rc = mdb_cursor_open(r->st, r->s->db.issuers, &c);
+	if (rc != 0) {
+		mdb_txn_reset(r->st);
+		return sdb_err(rc, "read", NULL);
+	}
+	MDB_val k, d;
+	int ret = 0;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && ret == 0;
+	     rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != STORE_KEY_LEN) {
+			ret = -EBADMSG;
+			break;
+		}
+		ret = fn(ctx, k.mv_data, d.mv_data, d.mv_size);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_reset(r->st);
+	if (ret == 0 && rc != MDB_NOTFOUND && rc != 0)
+		ret = sdb_err(rc, "read", NULL);
+	return ret;
 }
 
 ssize_t

@@ -4,6 +4,10 @@
  *
  * A log directory holds
  *   tile/...      the files a commit writes (the engine puts tlog tiles there), relative paths;
+ *   issuer/...    more files a commit writes (the engine puts issuer certificates there);
+ *   checkpoint    a file replaced whole (store_file_replace): the engine's copy of the latest
+ *                 signed head's checkpoint, so that tile/, issuer/ and checkpoint can be
+ *                 served by a static web server as they are;
  *   edge/...      files that grow in place across commits (the engine's right edge);
  *   state.mdb     LMDB, synced by every commit: the committed state (size, root, timestamp),
  *                 the latest signed head (size, root, timestamp, STH and checkpoint bytes),
@@ -159,6 +163,19 @@ __attribute__((warn_unused_result)) int store_commit(struct store *s, const stru
 __attribute__((warn_unused_result)) int
 store_files_put(struct store *s, const struct store_file *files, size_t n, const char **reason);
 
+/* Replaces the file at path (relative; missing directories are made) with exactly these bytes,
+ * atomically: they go to a temporary file in the same directory (".<name>.tmp"), which is
+ * fdatasync'd and renamed over path, and then the directory is fsync'd. A concurrent reader
+ * (another process, a web server) sees the old bytes or the new ones, never a mix; once this
+ * returns 0 the new bytes survive a crash. For small files that copy something recorded
+ * elsewhere (a checkpoint): plain syscalls, not the ring; not for the hot path. On failure
+ * path holds its old bytes (or, when only the directory sync failed, possibly the new ones),
+ * the temporary file is removed, and the store stays usable: nothing committed depends on
+ * the file. Writer thread only. */
+__attribute__((warn_unused_result)) int store_file_replace(struct store *s, const char *path,
+                                                           const uint8_t *data, size_t len,
+                                                           const char **reason);
+
 /* Recovery at open (writer thread): trims a file past the committed state to `len` bytes,
  * durably; removes a file that no committed state needs. -ENOENT when it is missing. */
 __attribute__((warn_unused_result)) int store_file_trim(struct store *s, const char *path,
@@ -216,6 +233,14 @@ store_hash_get(struct store_reader *r, const uint8_t hash[STORE_HASH_LEN], uint6
 /* Issuer DER into buf; returns its length, -ENOENT, or -ENOSPC when cap is too small. */
 __attribute__((warn_unused_result)) int
 store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_t *buf, size_t cap);
+/* Calls fn for every issuer in fingerprint order; stops at fn's first non-zero return and
+ * gives it back. The DER is borrowed for the call only (it points into LMDB's map). fn may
+ * write files (store_files_put) but not commit or put a head: a read transaction is open. */
+__attribute__((warn_unused_result)) int store_issuer_each(struct store_reader *r,
+                                                          int (*fn)(void *ctx,
+                                                                    const uint8_t fp[STORE_KEY_LEN],
+                                                                    const uint8_t *der, size_t len),
+                                                          void *ctx);
 
 /* A whole file into buf; returns its length, -ENOENT, or -EFBIG when it exceeds cap. */
 __attribute__((warn_unused_result)) ssize_t store_file_read(struct store *s, const char *path,

@@ -277,7 +277,8 @@ aligned_files_are_whole_after_short_or_refused_direct_writes(void)
 		store_fault_inject(STORE_FAULT_WRITE, fault[k] ? 1 : 0, fault[k]);
 		CHECK(store_commit(s, &b, &why) == 0, "commit %u: %s", k, why ? why : "");
 		store_fault_inject(STORE_FAULT_ANY, 0, 0);
-		CHECK(store_file_read(s, f.path, buf, sizeof buf) == LEN && memcmp(buf, a, LEN) == 0,
+		CHECK(store_file_read(s, f.path, buf, sizeof buf) == LEN &&
+		              memcmp(buf, a, LEN) == 0,
 		      "%s whole and byte-identical (fault %d)", f.path, fault[k]);
 	}
 	store_close(s);
@@ -380,6 +381,137 @@ open_refuses_a_directory_that_is_not_a_log(void)
 	free(dir);
 }
 
+/* Bytes of dir/rel into buf; -1 when it cannot be read. */
+static long
+read_rel(const char *dir, const char *rel, uint8_t *buf, size_t cap)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap);
+	close(fd);
+	return n;
+}
+
+static bool
+exists_rel(const char *dir, const char *rel)
+{
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	return stat(p, &st) == 0;
+}
+
+static void
+replace_swaps_whole_files_and_an_open_reader_keeps_the_old_bytes(void)
+{
+	char *dir = tmpdir_make("store");
+	struct store *s = open_new(dir, NULL);
+	static uint8_t a[3000], b[17], got[4096];
+	fill(a, sizeof a, 4), fill(b, sizeof b, 5);
+	const char *why = NULL;
+	CHECK(store_file_replace(s, "checkpoint", a, sizeof a, &why) == 0, "first: %s", why);
+	CHECK(read_rel(dir, "checkpoint", got, sizeof got) == (long)sizeof a &&
+	              memcmp(got, a, sizeof a) == 0,
+	      "the file holds the bytes");
+	/* A reader that opened the old file keeps reading it whole: the new bytes are another
+	 * inode, renamed over the name, never written into the old one. */
+	char p[512];
+	snprintf(p, sizeof p, "%s/checkpoint", dir);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		check_harness("open checkpoint");
+	CHECK(store_file_replace(s, "checkpoint", b, sizeof b, &why) == 0, "shorter: %s", why);
+	CHECK(pread(fd, got, sizeof got, 0) == (ssize_t)sizeof a && memcmp(got, a, sizeof a) == 0,
+	      "the open reader still sees the old bytes, whole");
+	close(fd);
+	CHECK(read_rel(dir, "checkpoint", got, sizeof got) == (long)sizeof b &&
+	              memcmp(got, b, sizeof b) == 0,
+	      "the name now holds exactly the new bytes (nothing left of the longer old ones)");
+	CHECK(!exists_rel(dir, ".checkpoint.tmp"), "no temporary file left");
+	CHECK(store_file_replace(s, "issuer/sub/x", b, sizeof b, &why) == 0 &&
+	              read_rel(dir, "issuer/sub/x", got, sizeof got) == (long)sizeof b,
+	      "missing directories are made: %s", why);
+	CHECK(store_file_replace(s, "../x", b, sizeof b, &why) == -EINVAL, "escape refused");
+	CHECK(store_file_replace(s, "/tmp/x", b, sizeof b, &why) == -EINVAL, "absolute refused");
+	CHECK(store_file_replace(s, "", b, sizeof b, &why) == -EINVAL, "empty refused");
+	/* A replacement that fails (the name is a non-empty directory) leaves no temporary file
+	 * and does not stop the writer: nothing committed depends on the file. */
+	CHECK(store_file_replace(s, "issuer", b, sizeof b, &why) < 0 && why,
+	      "over a directory: refused (%s)", why ? why : "");
+	CHECK(!exists_rel(dir, ".issuer.tmp"), "no temporary file left after a failure");
+	struct store_batch batch = {.nfiles = 0};
+	batch.state.size = 1;
+	CHECK(store_commit(s, &batch, &why) == 0, "the store is still usable: %s", why);
+	store_close(s);
+	struct store_opts ro = {.read_only = true};
+	CHECK(store_open(&s, dir, &ro, &why) == 0, "read-only open: %s", why);
+	CHECK(store_file_replace(s, "checkpoint", a, sizeof a, &why) == -EROFS,
+	      "read-only refuses");
+	CHECK(read_rel(dir, "checkpoint", got, sizeof got) == (long)sizeof b,
+	      "and leaves the file as it was");
+	store_close(s);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
+struct iss_seen {
+	unsigned n, bad;
+	uint8_t last[STORE_KEY_LEN];
+};
+
+static int
+iss_collect(void *ctx, const uint8_t fp[STORE_KEY_LEN], const uint8_t *der, size_t len)
+{
+	struct iss_seen *v = ctx;
+	uint8_t want[64];
+	fill(want, sizeof want, fp[0]);
+	if (len != (size_t)(10 + fp[0]) || memcmp(der, want, len) != 0)
+		v->bad++;
+	if (v->n > 0 && memcmp(v->last, fp, STORE_KEY_LEN) >= 0)
+		v->bad++; /* not in increasing order */
+	memcpy(v->last, fp, STORE_KEY_LEN);
+	v->n++;
+	return v->n == 100 ? 7 : 0;
+}
+
+static void
+issuers_are_listed_in_fingerprint_order_with_their_der(void)
+{
+	char *dir = tmpdir_make("store");
+	struct store *s = open_new(dir, NULL);
+	static uint8_t der[3][64];
+	struct store_issuer iss[3];
+	const uint8_t first[3] = {9, 2, 5}; /* committed out of order */
+	for (unsigned i = 0; i < 3; i++) {
+		memset(&iss[i], 0, sizeof iss[i]);
+		iss[i].fingerprint[0] = first[i];
+		fill(der[i], sizeof der[i], first[i]);
+		iss[i].der = der[i];
+		iss[i].len = 10u + first[i];
+	}
+	struct store_batch b = {.issuers = iss, .nissuers = 3};
+	b.state.size = 1;
+	const char *why = NULL;
+	CHECK(store_commit(s, &b, &why) == 0, "commit: %s", why);
+	struct store_reader *r;
+	CHECK(store_reader_open(s, &r) == 0, "reader");
+	struct iss_seen v = {0};
+	CHECK(store_issuer_each(r, iss_collect, &v) == 0 && v.n == 3 && v.bad == 0,
+	      "three issuers, in order, with their DER (%u, bad %u)", v.n, v.bad);
+	CHECK(v.last[0] == 9, "the largest fingerprint last");
+	memset(&v, 0, sizeof v);
+	v.n = 99; /* the next call returns 7: iteration stops and gives it back */
+	memset(v.last, 0, sizeof v.last);
+	CHECK(store_issuer_each(r, iss_collect, &v) == 7 && v.n == 100, "stops at non-zero");
+	store_reader_close(r);
+	store_close(s);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -391,5 +523,7 @@ main(void)
 	RUN(io_error_stops_the_writer_and_reopen_recovers);
 	RUN(a_full_state_map_is_a_clear_error_and_leaves_a_consistent_store);
 	RUN(open_refuses_a_directory_that_is_not_a_log);
+	RUN(replace_swaps_whole_files_and_an_open_reader_keeps_the_old_bytes);
+	RUN(issuers_are_listed_in_fingerprint_order_with_their_der);
 	return check_done();
 }

@@ -104,6 +104,7 @@ flags_to_config(struct config *c, int argc, char **argv, const char **config_pat
 		                       CONFIG_PATH_MAX - 1);
 	s->nroots = 1;
 	snprintf(s->origin, sizeof s->origin, "%s", origin ? origin : "birch.localhost");
+	snprintf(s->description, sizeof s->description, "Birch log %s", s->name);
 	s->not_after_start = 0;
 	s->not_after_end = INT64_MAX;
 	if (nas && config_parse_time(nas, strlen(nas), &s->not_after_start) < 0)
@@ -213,6 +214,10 @@ cmd_serve(int argc, char **argv)
 	        .shards = pipe_gw_shards(p),
 	        .nshards = c.nshards,
 	        .pipe = pipe_gw_ops(p),
+	        .read_logs = pipe_read_logs(p),
+	        .metrics = pipe_metrics,
+	        .metrics_ctx = p,
+	        .log_json = pipe_log_json,
 	        .retry_after = 1,
 	};
 	if (gw_start(&g, &gc, err, sizeof err) < 0) {
