@@ -9,7 +9,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc clang llvm
   libssl-dev nettle-dev liblmdb-dev liburing-dev dpdk-dev libdpdk-dev
   libh2o-evloop-dev
-  libmicrohttpd-dev wrk
+  libmicrohttpd-dev wrk nginx-light certspotter
   python3 openssl
 )
 
