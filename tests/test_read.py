@@ -13,6 +13,9 @@ end with no complaint. The verifier first proves itself on the RFC 6962 / C2SP v
 import atexit, base64, hashlib, http.client, json, os, random, re, shutil, signal, subprocess, sys
 import tempfile, threading, time, urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve_proc import ServeProc  # noqa: E402
+
 failed = 0
 
 
@@ -658,38 +661,11 @@ def self_check(vectors, tmp):
 # ---- the server and a client ---------------------------------------------------------------------
 
 
-class Server:
+class Server(ServeProc):
     """birch serve on 127.0.0.1, an ephemeral port read from its 'listening on' line."""
 
     def __init__(self, birch, args):
-        self.lines = []
-        self.p = subprocess.Popen([birch, "serve", "--listen", "127.0.0.1:0", *args],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-        self.port = None
-        deadline = time.time() + 60
-        while time.time() < deadline and self.port is None and self.p.poll() is None:
-            for line in list(self.lines):
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
-                if m:
-                    self.port = int(m.group(1))
-            time.sleep(0.05)
-        if self.port is None:
-            print("".join(self.lines))
-            raise SystemExit("server did not start")
-
-    def _read(self):
-        for line in self.p.stderr:
-            self.lines.append(line)
-
-    def stop(self, timeout=60):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            return self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return None
+        super().__init__(birch, args, stdout=subprocess.DEVNULL)
 
 
 class Client:

@@ -8,6 +8,9 @@ under load, every SCT issued before the kill has its entry at the index it promi
 from the data tiles here, independently of Birch's reader) and the log passes fsck."""
 import base64, http.client, json, os, re, signal, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve_proc import ServeProc  # noqa: E402
+
 birch = os.environ["BIRCH_BIN"]
 vectors = os.environ.get("BIRCH_VECTORS", "")
 if not vectors or not os.path.isdir(vectors):
@@ -47,33 +50,14 @@ def run(*args, timeout=120):
     return p.returncode, p.stdout, p.stderr
 
 
-class Server:
+class Server(ServeProc):
     """birch serve on 127.0.0.1, an ephemeral port read from its 'listening on' line."""
 
     def __init__(self, data, extra=(), env_extra=None, roots=None):
         env = dict(os.environ)
         env.update(env_extra or {})
-        self.lines = []
-        self.args = [birch, "serve", "--listen", "127.0.0.1:0", "--data", data, "--key", key,
-                     "--roots", roots or v("ca-cert.pem"), "--workers", "2", *extra]
-        self.p = subprocess.Popen(self.args, stderr=subprocess.PIPE, text=True, env=env)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-        self.port = None
-        deadline = time.time() + 60
-        while time.time() < deadline and self.port is None and self.p.poll() is None:
-            for line in list(self.lines):
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
-                if m:
-                    self.port = int(m.group(1))
-            time.sleep(0.05)
-        if self.port is None:
-            print("".join(self.lines))
-            raise SystemExit("server did not start")
-
-    def _read(self):
-        for line in self.p.stderr:
-            self.lines.append(line)
+        super().__init__(birch, ["--data", data, "--key", key, "--roots", roots or v("ca-cert.pem"),
+                                 "--workers", "2", *extra], env=env)
 
     def conn(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -86,14 +70,6 @@ class Server:
         if conn is None:
             c.close()
         return r.status, dict(r.getheaders()), data
-
-    def stop(self, sig=signal.SIGTERM, timeout=60):
-        self.p.send_signal(sig)
-        try:
-            return self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            return None
 
 
 def leaf_index(sct):
