@@ -424,6 +424,191 @@ tile_source_serves_the_same_roots_and_proofs_as_the_tree(void)
 	free(leaves);
 }
 
+/* Fails reads of one tile while fail_index is set. */
+struct flaky_reader {
+	struct mem_reader m;
+	uint64_t fail_index;
+	bool failing;
+};
+
+static int
+read_flaky_tile(void *ctx, const struct tiles_id *t, uint8_t *buf)
+{
+	struct flaky_reader *f = ctx;
+	if (f->failing && t->level == 0 && t->index == f->fail_index)
+		return -EIO;
+	return read_mem_tile(&f->m, t, buf);
+}
+
+static void
+cached_source_serves_the_same_proofs_as_the_tree_through_evictions(void)
+{
+	enum { N = 300000 };
+	merkle_hash_t *leaves = malloc((size_t)N * 32);
+	ref_leaves(leaves, 0, N, 22);
+	struct merkle_memtree t;
+	CHECK(merkle_memtree_init(&t, 4096) == 0 && merkle_memtree_append(&t, leaves, N) == 0,
+	      "memtree");
+	struct flaky_reader r = {{&t}, 0, false};
+	struct merkle_source mem = merkle_memtree_source(&t);
+	struct tiles_cache *c = NULL;
+	CHECK(tiles_cache_new(&c, 1) == -EINVAL && tiles_cache_new(&c, 65537) == -EINVAL,
+	      "slot count checked");
+	CHECK(tiles_cache_new(&c, 5) == 0, "cache");
+	uint64_t rnd = 78;
+	/* One small cache across trees of many sizes: partial tiles of every width, entries
+	 * evicted all the time. */
+	for (int round = 0; round < 300; round++) {
+		uint64_t n = round < 30 ? (uint64_t)round * 37 + 1 : ref_rand(&rnd) % N + 1;
+		struct tiles_source ts;
+		tiles_source_init(&ts, n, read_flaky_tile, &r);
+		tiles_source_use_cache(&ts, c, NULL, NULL);
+		struct merkle_source x = tiles_source_view(&ts);
+		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
+		size_t la, lb;
+		CHECK(merkle_range_root(&x, 0, n, a) == 0 && merkle_range_root(&mem, 0, n, b) == 0,
+		      "roots");
+		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
+		uint64_t m = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
+		CHECK(merkle_inclusion_proof(&x, m, n, pa, &la) == 0 &&
+		              merkle_inclusion_proof(&mem, m, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
+		      "inclusion %llu in %llu", (unsigned long long)m, (unsigned long long)n);
+		CHECK(merkle_consistency_proof(&x, old, n, pa, &la) == 0 &&
+		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
+		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+	}
+	/* A failed read caches nothing; the next read of the tile succeeds. */
+	struct tiles_source ts;
+	tiles_source_init(&ts, N, read_flaky_tile, &r);
+	tiles_source_use_cache(&ts, c, NULL, NULL);
+	struct merkle_source x = tiles_source_view(&ts);
+	merkle_hash_t p[MERKLE_MAX_PROOF], q[MERKLE_MAX_PROOF];
+	size_t pl, ql;
+	r.fail_index = 1000;
+	r.failing = true;
+	CHECK(merkle_inclusion_proof(&x, 1000 * 256 + 7, N, p, &pl) == -EIO,
+	      "read error passed on");
+	r.failing = false;
+	CHECK(merkle_inclusion_proof(&x, 1000 * 256 + 7, N, p, &pl) == 0 &&
+	              merkle_inclusion_proof(&mem, 1000 * 256 + 7, N, q, &ql) == 0 && pl == ql &&
+	              memcmp(p, q, 32 * pl) == 0,
+	      "proof after the failed read");
+	tiles_cache_free(c);
+
+	/* Cold leaves pass through: with room for the upper tiles (5 of level 1, one of level 2),
+	 * a stream of proofs for random leaves misses once per proof (its level-0 tile) and
+	 * reads each upper tile once. */
+	CHECK(tiles_cache_new(&c, 16) == 0, "cache");
+	tiles_source_init(&ts, N, read_flaky_tile, &r);
+	tiles_source_use_cache(&ts, c, NULL, NULL);
+	x = tiles_source_view(&ts);
+	enum { PROOFS = 2000 };
+	for (int i = 0; i < PROOFS; i++)
+		CHECK(merkle_inclusion_proof(&x, ref_rand(&rnd) % N, N, p, &pl) == 0, "proof");
+	struct tiles_cache_stats st;
+	tiles_cache_stats(c, &st);
+	CHECK(st.slots == 16 && st.used <= 16 && st.hits + st.misses >= 3 * PROOFS, "stats");
+	CHECK(st.misses <= PROOFS + 6, "%llu misses for %d proofs", (unsigned long long)st.misses,
+	      PROOFS);
+	tiles_cache_clear(c);
+	tiles_cache_stats(c, &st);
+	CHECK(st.used == 0, "cleared");
+	tiles_cache_free(c);
+	merkle_memtree_free(&t);
+	free(leaves);
+}
+
+/* Mid nodes from the in-memory tree (level 8L + 4), except for tiles whose index is a
+ * multiple of `skip` (as for a log older than mid nodes); error_index fails with -EIO. */
+struct mid_reader {
+	struct merkle_memtree *t;
+	uint64_t skip, error_index;
+	unsigned calls;
+};
+
+static int
+read_mem_mid(void *ctx, unsigned level, uint64_t index, merkle_hash_t out[TILES_MID])
+{
+	struct mid_reader *m = ctx;
+	m->calls++;
+	if (index == m->error_index)
+		return -EIO;
+	if (m->skip && index % m->skip == 0)
+		return -ENOENT;
+	unsigned l = TILES_HEIGHT * level + 4;
+	for (unsigned i = 0; i < TILES_MID; i++)
+		memcpy(out[i], m->t->level[l][index * TILES_MID + i], 32);
+	return 0;
+}
+
+static void
+stored_mid_nodes_give_the_same_proofs_with_fewer_hashes(void)
+{
+	enum { N = 200000 };
+	merkle_hash_t *leaves = malloc((size_t)N * 32);
+	ref_leaves(leaves, 0, N, 23);
+	struct merkle_memtree t;
+	CHECK(merkle_memtree_init(&t, 4096) == 0 && merkle_memtree_append(&t, leaves, N) == 0,
+	      "memtree");
+	/* tiles_mid is the tree's level 4 (and level 12 over a level-1 tile) */
+	merkle_hash_t mid[TILES_MID];
+	tiles_mid((const merkle_hash_t *)t.level[0][256 * 7], mid);
+	CHECK_MEM(mid, t.level[4][16 * 7], 32 * TILES_MID, "tiles_mid of tile 0/7");
+	tiles_mid((const merkle_hash_t *)t.level[8][0], mid);
+	CHECK_MEM(mid, t.level[12][0], 32 * TILES_MID, "tiles_mid of tile 1/0");
+
+	struct mem_reader r = {&t};
+	struct mid_reader m = {&t, 3, UINT64_MAX, 0};
+	struct merkle_source mem = merkle_memtree_source(&t);
+	struct tiles_cache *c = NULL;
+	CHECK(tiles_cache_new(&c, 8) == 0, "cache");
+	uint64_t rnd = 79;
+	for (int round = 0; round < 400; round++) {
+		uint64_t n = round < 40 ? (uint64_t)round * 97 + 1 : ref_rand(&rnd) % N + 1;
+		struct tiles_source ts;
+		tiles_source_init(&ts, n, read_mem_tile, &r);
+		tiles_source_use_cache(&ts, c, read_mem_mid, &m);
+		struct merkle_source x = tiles_source_view(&ts);
+		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
+		size_t la, lb;
+		CHECK(merkle_range_root(&x, 0, n, a) == 0 && merkle_range_root(&mem, 0, n, b) == 0,
+		      "roots");
+		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
+		uint64_t k = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
+		CHECK(merkle_inclusion_proof(&x, k, n, pa, &la) == 0 &&
+		              merkle_inclusion_proof(&mem, k, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
+		      "inclusion %llu in %llu", (unsigned long long)k, (unsigned long long)n);
+		CHECK(merkle_consistency_proof(&x, old, n, pa, &la) == 0 &&
+		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
+		              memcmp(pa, pb, 32 * la) == 0,
+		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+	}
+	CHECK(m.calls > 100, "mid nodes read (%u calls)", m.calls);
+	/* A mid read error is passed on and caches nothing. */
+	tiles_cache_clear(c);
+	struct tiles_source ts;
+	tiles_source_init(&ts, N, read_mem_tile, &r);
+	tiles_source_use_cache(&ts, c, read_mem_mid, &m);
+	struct merkle_source x = tiles_source_view(&ts);
+	merkle_hash_t p[MERKLE_MAX_PROOF];
+	size_t pl;
+	m.error_index = 500;
+	CHECK(merkle_inclusion_proof(&x, 500 * 256 + 1, N, p, &pl) == -EIO, "mid error passed on");
+	m.error_index = UINT64_MAX;
+	merkle_hash_t root;
+	merkle_frontier_root(&t.frontier, root);
+	CHECK(merkle_inclusion_proof(&x, 500 * 256 + 1, N, p, &pl) == 0 &&
+	              merkle_verify_inclusion(500 * 256 + 1, N, leaves[500 * 256 + 1], p, pl, root,
+	                                      NULL) == 0,
+	      "proof after the error");
+	tiles_cache_free(c);
+	merkle_memtree_free(&t);
+	free(leaves);
+}
+
 int
 main(void)
 {
@@ -437,5 +622,7 @@ main(void)
 	RUN(root_from_skylight_mirror_tiles_matches_its_checkpoint);
 	RUN(roots_from_navigli_production_tiles_match_published_values);
 	RUN(tile_source_serves_the_same_roots_and_proofs_as_the_tree);
+	RUN(cached_source_serves_the_same_proofs_as_the_tree_through_evictions);
+	RUN(stored_mid_nodes_give_the_same_proofs_with_fewer_hashes);
 	return check_done();
 }

@@ -152,6 +152,22 @@ appends_match_an_in_memory_tree_across_reopen(void)
 		CHECK(store_hash_get(tlog_reader_store(r), leaf, &got) == 0 && got == idx,
 		      "hash index for %llu", (unsigned long long)idx);
 	}
+	/* Every full hash tile has its mid nodes (the tree's level 8L + 4) in the state; a
+	 * partial one has none. */
+	for (unsigned L = 0; L < 2; L++) {
+		uint64_t count = n >> (8 * L);
+		for (uint64_t k = 0; k <= count / TILES_WIDTH; k++) {
+			uint8_t mid[STORE_MID_NODES][STORE_HASH_LEN];
+			int rc = store_mid_get(tlog_reader_store(r), L, k, mid);
+			if ((k + 1) * TILES_WIDTH > count) {
+				CHECK(rc == -ENOENT, "no mid nodes for partial tile %u/%llu", L,
+				      (unsigned long long)k);
+				continue;
+			}
+			CHECK(rc == 0 && memcmp(mid, mt.level[8 * L + 4][k * 16], sizeof mid) == 0,
+			      "mid nodes of tile %u/%llu", L, (unsigned long long)k);
+		}
+	}
 	tlog_reader_close(r);
 	/* Full tiles lost their edge files; no partial tile was written at a tlog path. */
 	struct stat sb;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/sha256x.h"
@@ -220,6 +221,9 @@ tiles_source_init(struct tiles_source *ts, uint64_t size, tiles_read_fn read, vo
 	ts->size = size;
 	ts->read = read;
 	ts->ctx = ctx;
+	ts->xc = NULL;
+	ts->mid = NULL;
+	ts->mid_ctx = NULL;
 	for (unsigned l = 0; l <= TILES_MAX_LEVEL; l++)
 		ts->cache[l].valid = false;
 }
@@ -251,6 +255,9 @@ tile_at(struct tiles_source *ts, unsigned level, uint64_t index, const merkle_ha
 	return 0;
 }
 
+static int xc_node(struct tiles_source *ts, unsigned tl, unsigned s, uint64_t first,
+                   merkle_hash_t out);
+
 static int
 tiles_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 {
@@ -259,6 +266,8 @@ tiles_node(void *ctx, unsigned level, uint64_t index, merkle_hash_t out)
 	if (level >= MERKLE_MAX_LEVELS || index >= (ts->size >> level))
 		return -ENOENT;      /* not a complete subtree of this tree */
 	uint64_t first = index << s; /* first hash of level 8*tl under this node */
+	if (ts->xc)
+		return xc_node(ts, tl, s, first, out);
 	const merkle_hash_t *tile;
 	int rc = tile_at(ts, tl, first / TILES_WIDTH, &tile);
 	if (rc != 0)
@@ -283,4 +292,257 @@ struct merkle_source
 tiles_source_view(struct tiles_source *ts)
 {
 	return (struct merkle_source){.node = tiles_node, .ctx = ts};
+}
+
+/* ---- the expanded-tile cache ---- */
+
+#define XC_NONE UINT32_MAX
+
+struct xc_slot {
+	uint64_t index;
+	uint16_t width; /* 0: free */
+	uint8_t level;
+	bool ref;      /* the clock's second chance */
+	bool lazy;     /* sub-levels 1..3 not computed (made from stored mid nodes) */
+	uint32_t next; /* bucket chain */
+};
+
+struct tiles_cache {
+	unsigned slots, used;
+	unsigned low;     /* slots [0, low) take level-0 tiles, [low, slots) the others */
+	unsigned hand[2]; /* a clock per region */
+	uint32_t mask;    /* buckets - 1 */
+	uint32_t *bucket;
+	struct xc_slot *slot;
+	merkle_hash_t (*node)[TILES_NODES];
+	uint64_t hits, misses;
+};
+
+/* Where sub-level s (0..7) of a tile starts in its TILES_NODES hashes. */
+static unsigned
+xc_off(unsigned s)
+{
+	return 2 * TILES_WIDTH - (2 * TILES_WIDTH >> s);
+}
+
+static uint32_t
+xc_hash(const struct tiles_cache *c, unsigned level, uint64_t index, unsigned width)
+{
+	uint64_t h = (index * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)level << 56 | width);
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(h >> 32) & c->mask;
+}
+
+int
+tiles_cache_new(struct tiles_cache **out, unsigned slots)
+{
+	*out = NULL;
+	if (slots < 2 || slots > 65536)
+		return -EINVAL;
+	struct tiles_cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	unsigned buckets = 1;
+	while (buckets < 2 * slots)
+		buckets *= 2;
+	c->slots = slots;
+	c->low = slots / 4 ? slots / 4 : 1;
+	c->mask = buckets - 1;
+	c->bucket = malloc(buckets * sizeof *c->bucket);
+	c->slot = calloc(slots, sizeof *c->slot);
+	c->node = malloc(slots * sizeof *c->node); /* touched as slots fill */
+	if (!c->bucket || !c->slot || !c->node) {
+		tiles_cache_free(c);
+		return -ENOMEM;
+	}
+	tiles_cache_clear(c);
+	*out = c;
+	return 0;
+}
+
+void
+tiles_cache_free(struct tiles_cache *c)
+{
+	if (!c)
+		return;
+	free(c->bucket);
+	free(c->slot);
+	free(c->node);
+	free(c);
+}
+
+void
+tiles_cache_clear(struct tiles_cache *c)
+{
+	for (uint32_t i = 0; i <= c->mask; i++)
+		c->bucket[i] = XC_NONE;
+	for (unsigned i = 0; i < c->slots; i++)
+		c->slot[i] = (struct xc_slot){.next = XC_NONE};
+	c->used = 0;
+	c->hand[0] = 0;
+	c->hand[1] = c->low;
+}
+
+void
+tiles_cache_stats(const struct tiles_cache *c, struct tiles_cache_stats *out)
+{
+	*out = (struct tiles_cache_stats){c->hits, c->misses, c->slots, c->used};
+}
+
+void
+tiles_source_use_cache(struct tiles_source *ts, struct tiles_cache *c, tiles_mid_fn mid,
+                       void *mid_ctx)
+{
+	ts->xc = c;
+	ts->mid = mid;
+	ts->mid_ctx = mid_ctx;
+}
+
+/* Unlinks slot i from its bucket chain and frees it. */
+static void
+xc_drop(struct tiles_cache *c, uint32_t i)
+{
+	struct xc_slot *e = &c->slot[i];
+	uint32_t *p = &c->bucket[xc_hash(c, e->level, e->index, e->width)];
+	while (*p != i)
+		p = &c->slot[*p].next;
+	*p = e->next;
+	*e = (struct xc_slot){.next = XC_NONE};
+	c->used--;
+}
+
+/* A free slot for a tile of `level`, from that level's region: its clock hand passes
+ * referenced slots once (clearing their mark) and takes the first unreferenced one. Level-0
+ * tiles have a quarter of the slots to themselves: there are 256 times as many of them as of
+ * level-1 tiles and a stream of proofs for cold leaves brings a new one each time, which must
+ * not push out the few upper tiles that every proof reads. */
+static uint32_t
+xc_victim(struct tiles_cache *c, unsigned level)
+{
+	unsigned r = level > 0, lo = r ? c->low : 0, hi = r ? c->slots : c->low;
+	for (;;) {
+		uint32_t i = c->hand[r];
+		c->hand[r] = i + 1 < hi ? i + 1 : lo;
+		struct xc_slot *e = &c->slot[i];
+		if (e->width == 0)
+			return i;
+		if (!e->ref) {
+			xc_drop(c, i);
+			return i;
+		}
+		e->ref = false;
+	}
+}
+
+/* Computes sub-levels from..7 of a tile whose sub-level from - 1 is in place (w hashes wide at
+ * sub-level 0). */
+static void
+xc_expand(merkle_hash_t *n, unsigned w, unsigned from)
+{
+	for (unsigned s = from; s < TILES_HEIGHT && (w >> s) > 0; s++)
+		sha256x_pairs((uint8_t(*)[SHA256X_LEN])(n + xc_off(s)),
+		              (const uint8_t(*)[SHA256X_LEN])(n + xc_off(s - 1)), w >> s);
+}
+
+void
+tiles_mid(const merkle_hash_t tile[TILES_WIDTH], merkle_hash_t out[TILES_MID])
+{
+	merkle_hash_t buf[TILES_WIDTH / 2];
+	sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])tile,
+	              TILES_WIDTH / 2);
+	for (size_t n = TILES_WIDTH / 4; n > TILES_MID; n /= 2)
+		sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])buf, n);
+	sha256x_pairs((uint8_t(*)[SHA256X_LEN])out, (const uint8_t(*)[SHA256X_LEN])buf, TILES_MID);
+}
+
+/* Fills slot i's nodes for tile id (w wide) from the source: the whole expansion, or with
+ * stored mid nodes sub-levels 0 and 4..7 only (lazy). */
+static int
+xc_fill(struct tiles_source *ts, uint32_t i, const struct tiles_id *id, bool *lazy)
+{
+	merkle_hash_t *n = ts->xc->node[i];
+	unsigned w = id->width;
+	int rc = ts->read(ts->ctx, id, (uint8_t *)n);
+	if (rc == -ENOENT && w < TILES_WIDTH) {
+		struct tiles_id full = *id; /* grown since: the full tile has the same prefix */
+		full.width = TILES_WIDTH;
+		rc = ts->read(ts->ctx, &full, (uint8_t *)n);
+	}
+	if (rc != 0)
+		return rc;
+	*lazy = false;
+	if (w == TILES_WIDTH && ts->mid) {
+		rc = ts->mid(ts->mid_ctx, id->level, id->index, n + xc_off(4));
+		if (rc == 0) {
+			xc_expand(n, w, 5);
+			*lazy = true;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+	}
+	xc_expand(n, w, 1);
+	return 0;
+}
+
+/* The slot of expanded tile (level, index) of ts's tree, from the cache or read and filled. */
+static int
+xc_tile(struct tiles_source *ts, unsigned level, uint64_t index, uint32_t *out)
+{
+	struct tiles_cache *c = ts->xc;
+	unsigned w = tiles_width(ts->size, level, index);
+	if (w == 0)
+		return -ENOENT;
+	uint32_t b = xc_hash(c, level, index, w);
+	for (uint32_t i = c->bucket[b]; i != XC_NONE; i = c->slot[i].next) {
+		struct xc_slot *e = &c->slot[i];
+		if (e->index == index && e->level == level && e->width == w) {
+			e->ref = true;
+			c->hits++;
+			*out = i;
+			return 0;
+		}
+	}
+	c->misses++;
+	uint32_t i = xc_victim(c, level);
+	struct tiles_id id = {.index = index, .width = (uint16_t)w, .level = (uint8_t)level};
+	bool lazy;
+	int rc = xc_fill(ts, i, &id, &lazy);
+	if (rc != 0)
+		return rc; /* the slot stays free */
+	c->slot[i] = (struct xc_slot){.index = index,
+	                              .width = (uint16_t)w,
+	                              .level = (uint8_t)level,
+	                              .ref = true,
+	                              .lazy = lazy,
+	                              .next = c->bucket[b]};
+	c->bucket[b] = i;
+	c->used++;
+	*out = i;
+	return 0;
+}
+
+static int
+xc_node(struct tiles_source *ts, unsigned tl, unsigned s, uint64_t first, merkle_hash_t out)
+{
+	uint32_t i;
+	int rc = xc_tile(ts, tl, first / TILES_WIDTH, &i);
+	if (rc != 0)
+		return rc;
+	const merkle_hash_t *n = ts->xc->node[i];
+	unsigned p = first % TILES_WIDTH;
+	if (!ts->xc->slot[i].lazy || s == 0 || s >= 4) {
+		memcpy(out, n[xc_off(s) + (p >> s)], MERKLE_HASH_LEN);
+		return 0;
+	}
+	/* below the mid nodes of a lazy tile: reduce 2^s (at most 8) hashes */
+	merkle_hash_t buf[4];
+	size_t k = (size_t)1 << s;
+	sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])(n + p), k / 2);
+	for (k /= 2; k > 1; k /= 2)
+		sha256x_pairs((uint8_t(*)[SHA256X_LEN])buf, (const uint8_t(*)[SHA256X_LEN])buf,
+		              k / 2);
+	memcpy(out, buf[0], MERKLE_HASH_LEN);
+	return 0;
 }

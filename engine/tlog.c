@@ -705,8 +705,9 @@ alloc_batch(struct tlog *t)
 	t->files = calloc(t->files_cap, sizeof *t->files);
 	t->links = calloc(t->built_cap, sizeof *t->links);
 	t->rmdirs = calloc(t->built_cap, sizeof *t->rmdirs);
+	t->mids = calloc(t->built_cap, sizeof *t->mids);
 	if (!t->leaves || !t->drows || !t->hrows || !t->built || !t->files || !t->links ||
-	    !t->rmdirs)
+	    !t->rmdirs || !t->mids)
 		return -ENOMEM;
 	return merkle_append_scratch_init(&t->scratch, m);
 }
@@ -794,6 +795,7 @@ tlog_close(struct tlog *t)
 	free(t->drows);
 	free(t->hrows);
 	free(t->built);
+	free(t->mids);
 	free(t->files);
 	free(t->ifiles);
 	free(t->links);
@@ -965,6 +967,23 @@ verify_check(void *ctx, const char **why)
 	return verify_built(t, t->pending, t->pending->size - t->nbatch, why);
 }
 
+/* The mid nodes of each full hash tile the batch builds, for its commit. */
+static size_t
+batch_mids(struct tlog *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nbuilt; i++) {
+		const struct tlog_built *bt = &t->built[i];
+		if (bt->id.data || bt->id.width != TILES_WIDTH)
+			continue;
+		struct store_mid *m = &t->mids[n++];
+		m->index = bt->id.index;
+		m->level = bt->id.level;
+		tiles_mid((const merkle_hash_t *)(t->arena + bt->off), (merkle_hash_t *)m->hash);
+	}
+	return n;
+}
+
 /* The batch's files: a tile that extends the committed right edge grows its edge file in
  * place (and, once full, gets its tlog path as a second name); a new partial tile starts a
  * new edge file; a new full tile is written at its path. */
@@ -1108,6 +1127,8 @@ tlog_append(struct tlog *t, const struct tlog_batch *b, const char **reason)
 	        .ndedup = nd,
 	        .hashes = t->hrows,
 	        .nhashes = b->n,
+	        .mids = t->mids,
+	        .nmids = batch_mids(t),
 	};
 	sb.state.size = nf.size;
 	merkle_frontier_root(&nf, sb.state.root);
@@ -1233,8 +1254,10 @@ tlog_reader_open(struct tlog *t, struct tlog_reader **out)
 	if (r == NULL)
 		return -ENOMEM;
 	r->t = t;
-	int rc = store_reader_open(t->st, &r->sr);
+	int rc = tiles_cache_new(&r->xc, TLOG_READER_TILES);
+	rc = rc < 0 ? rc : store_reader_open(t->st, &r->sr);
 	if (rc < 0) {
+		tiles_cache_free(r->xc);
 		free(r);
 		return rc;
 	}
@@ -1248,6 +1271,7 @@ tlog_reader_close(struct tlog_reader *r)
 	if (r == NULL)
 		return;
 	store_reader_close(r->sr);
+	tiles_cache_free(r->xc);
 	free(r->buf);
 	free(r);
 }
@@ -1258,6 +1282,13 @@ tlog_reader_store(struct tlog_reader *r)
 	return r->sr;
 }
 
+static int
+reader_mid(void *ctx, unsigned level, uint64_t index, merkle_hash_t out[TILES_MID])
+{
+	struct tlog_reader *r = ctx;
+	return store_mid_get(r->sr, level, index, (uint8_t(*)[STORE_HASH_LEN])out);
+}
+
 struct merkle_source
 tlog_reader_source(struct tlog_reader *r, uint64_t size)
 {
@@ -1266,6 +1297,7 @@ tlog_reader_source(struct tlog_reader *r, uint64_t size)
 	struct store_state st;
 	store_state_get(r->t->st, &st);
 	tiles_source_init(&r->ts, st.size > size ? st.size : size, source_read, r->t->st);
+	tiles_source_use_cache(&r->ts, r->xc, reader_mid, r);
 	return tiles_source_view(&r->ts);
 }
 

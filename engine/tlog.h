@@ -124,6 +124,9 @@ __attribute__((warn_unused_result)) int tlog_head_put(struct tlog *t, const stru
 int tlog_checkpoint_status(const struct tlog *t, const char **reason);
 
 /* ---- reads -------------------------------------------------------------------------------- */
+/* A reader keeps up to TLOG_READER_TILES expanded hash tiles (engine/tiles.h, tiles_cache;
+ * 16 KiB each, touched as they fill) across calls, so proofs for a hot tree cost copies. */
+#define TLOG_READER_TILES 256
 struct tlog_reader;
 __attribute__((warn_unused_result)) int tlog_reader_open(struct tlog *t, struct tlog_reader **out);
 void tlog_reader_close(struct tlog_reader *r);

@@ -45,6 +45,7 @@ struct tlog {
 	struct store_row *drows;
 	struct store_hash_row *hrows;
 	struct tlog_built *built;
+	struct store_mid *mids;   /* the batch's full hash tiles' mid nodes (built_cap) */
 	struct store_file *files; /* the built tiles', then the issuers' (files_cap) */
 	size_t files_cap;
 	struct tlog_issuer_file *ifiles; /* the batch's issuers, each fingerprint once */
@@ -69,6 +70,7 @@ struct tlog_reader {
 	struct tlog *t;
 	struct store_reader *sr;
 	struct tiles_source ts;
+	struct tiles_cache *xc; /* expanded hash tiles, kept across calls */
 	uint8_t *buf;
 	size_t cap;
 };

@@ -44,9 +44,12 @@ struct rd_buf {
 struct rd_log {
 	struct tlog *t;
 	struct tlog_reader *rr;
-	/* the latest head, as of this thread's last request */
+	/* the latest head, as of this thread's last request; reused while the store's head
+	 * counter (store_head_seq) stays at head_seq */
 	struct store_head head;
 	uint8_t head_buf[STORE_HEAD_MAX];
+	uint64_t head_seq;
+	bool head_ok;
 	/* get-sth rendered for (size, timestamp) */
 	char *sth_json;
 	size_t sth_json_len;
@@ -254,11 +257,20 @@ query_u64(const char *q, size_t qlen, const char *name, uint64_t *out, const cha
 
 /* ---- the head ------------------------------------------------------------------------------ */
 
-/* Refreshes l->head from the store: 0, or -errno (-ENOENT: nothing signed yet). */
+/* Refreshes l->head from the store when a head was recorded since the last load: 0, or -errno
+ * (-ENOENT: nothing signed yet). The counter is taken first, so a head recorded during the
+ * read only makes the next request read again. */
 static int
 head_load(struct rd_log *l)
 {
-	return store_head_get(tlog_reader_store(l->rr), &l->head, l->head_buf, sizeof l->head_buf);
+	uint64_t seq = store_head_seq(tlog_store(l->t));
+	if (l->head_ok && l->head_seq == seq)
+		return 0;
+	int rc =
+	        store_head_get(tlog_reader_store(l->rr), &l->head, l->head_buf, sizeof l->head_buf);
+	l->head_ok = rc == 0;
+	l->head_seq = seq;
+	return rc;
 }
 
 /* Loads the head and answers 503 when it cannot; returns false then. */

@@ -857,7 +857,16 @@ store_head_put(struct store *s, const struct store_head *head, const char **reas
 			*reason = why;
 		return rc;
 	}
-	return rc < 0 ? fail(s, rc, why, reason) : 0;
+	if (rc < 0)
+		return fail(s, rc, why, reason);
+	__atomic_add_fetch(&s->head_seq, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t
+store_head_seq(struct store *s)
+{
+	return __atomic_load_n(&s->head_seq, __ATOMIC_ACQUIRE);
 }
 
 /* ---- reads --------------------------------------------------------------------------------- */
@@ -1013,6 +1022,23 @@ int
 store_issuer_get(struct store_reader *r, const uint8_t fp[STORE_KEY_LEN], uint8_t *buf, size_t cap)
 {
 	return get_one(r->st, r->s->db.issuers, fp, STORE_KEY_LEN, buf, cap);
+}
+
+int
+store_mid_get(struct store_reader *r, unsigned level, uint64_t index,
+              uint8_t out[STORE_MID_NODES][STORE_HASH_LEN])
+{
+	if (!r->s->db.has_mids || level > 255 || index >> 56)
+		return -ENOENT;
+	uint8_t key[8];
+	uint64_t k = (uint64_t)level << 56 | index;
+	for (int i = 0; i < 8; i++)
+		key[i] = (uint8_t)(k >> (56 - 8 * i));
+	int n = get_one(r->st, r->s->db.mids, key, sizeof key, (uint8_t *)out,
+	                STORE_MID_NODES * STORE_HASH_LEN);
+	if (n >= 0 && n != STORE_MID_NODES * STORE_HASH_LEN)
+		return -EBADMSG;
+	return n < 0 ? n : 0;
 }
 
 int

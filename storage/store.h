@@ -119,6 +119,16 @@ struct store_hash_row {
 	uint64_t index;
 };
 
+/* The 16 nodes of Merkle level 8L + 4 under the full hash tile (L, N), each the root of 16 of
+ * the tile's hashes: derived from the tile, written in the commit that fills it, so a proof
+ * reads them instead of recomputing 240 node hashes (engine/tiles.h, tiles_mid). */
+#define STORE_MID_NODES 16
+struct store_mid {
+	uint64_t index; /* N, below 2^56 */
+	uint8_t level;  /* L */
+	uint8_t hash[STORE_MID_NODES][STORE_HASH_LEN];
+};
+
 struct store_issuer {
 	uint8_t fingerprint[STORE_KEY_LEN];
 	const uint8_t *der;
@@ -145,6 +155,8 @@ struct store_batch {
 	size_t ndedup;
 	const struct store_hash_row *hashes;
 	size_t nhashes;
+	const struct store_mid *mids; /* committed with the state */
+	size_t nmids;
 };
 
 /* Opens (or with o->create, creates) the log directory `dir`. o may be NULL for defaults.
@@ -189,6 +201,11 @@ int store_file_remove(struct store *s, const char *path);
 __attribute__((warn_unused_result)) int
 store_head_put(struct store *s, const struct store_head *head, const char **reason);
 
+/* A counter that store_head_put() bumps after each head it records (0 after open). A reader
+ * that keeps a copy of the head takes the counter before store_head_get() and may reuse the
+ * copy for as long as the counter has not moved. Any thread; one atomic load. */
+uint64_t store_head_seq(struct store *s);
+
 /* Queues index rows covering the tree up to `size` (recovery uses it to rebuild what lags).
  * Waits while the queue is full. Writer thread only. */
 __attribute__((warn_unused_result)) int
@@ -225,6 +242,11 @@ __attribute__((warn_unused_result)) int store_signed_each(
         struct store_reader *r,
         int (*fn)(void *ctx, uint64_t size, const uint8_t root[STORE_HASH_LEN], uint64_t timestamp),
         void *ctx);
+/* The mid nodes of full hash tile (level, index) into out. -ENOENT when none were recorded
+ * (the tile is not full, or the log is older than mid nodes). */
+__attribute__((warn_unused_result)) int store_mid_get(struct store_reader *r, unsigned level,
+                                                      uint64_t index,
+                                                      uint8_t out[STORE_MID_NODES][STORE_HASH_LEN]);
 /* Dedup value for key into value (STORE_VALUE_MAX bytes); returns its length or -ENOENT. */
 __attribute__((warn_unused_result)) int
 store_dedup_get(struct store_reader *r, const uint8_t key[STORE_KEY_LEN], uint8_t *value);

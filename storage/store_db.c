@@ -109,7 +109,7 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char forma
 	bool ro = o->read_only;
 	snprintf(path, sizeof path, "%s/state.mdb", dir);
 	int rc = env_open(&db->state_env, path,
-	                  o->state_map_bytes ? o->state_map_bytes : DEFAULT_STATE_MAP, 4, ro,
+	                  o->state_map_bytes ? o->state_map_bytes : DEFAULT_STATE_MAP, 8, ro,
 	                  reason);
 	if (rc < 0)
 		return rc;
@@ -123,6 +123,12 @@ sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char forma
 		rc = dbi_open(txn, "signed", create, &db->sig);
 	if (rc == 0)
 		rc = dbi_open(txn, "issuers", create, &db->issuers);
+	if (rc == 0) {
+		rc = dbi_open(txn, "mids", create, &db->mids);
+		db->has_mids = rc == 0;
+		if (rc == MDB_NOTFOUND && ro)
+			rc = 0; /* a log from before mid nodes, read only: proofs recompute them */
+	}
 	if (rc == 0 && !ro) {
 		/* Stamp the format once, so a later incompatible layout is refused by name. */
 		uint8_t v[4] = {0, 0, 0, FORMAT_VERSION};
@@ -230,6 +236,12 @@ sdb_commit_state(struct sdb *db, const struct store_batch *b, const char **reaso
 		rc = mdb_put(txn, db->issuers, &ik, &id, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST)
 			rc = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < b->nmids; i++) {
+		uint8_t key[8];
+		put_be64(key, (uint64_t)b->mids[i].level << 56 | b->mids[i].index);
+		MDB_val mk = {8, key}, md = {sizeof b->mids[i].hash, (void *)b->mids[i].hash};
+		rc = b->mids[i].index >> 56 ? EINVAL : mdb_put(txn, db->mids, &mk, &md, 0);
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);

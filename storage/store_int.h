@@ -66,6 +66,8 @@ int sdb_err(int rc, const char *what, const char **reason);
 struct sdb {
 	MDB_env *state_env;
 	MDB_dbi meta, sig, issuers;
+	MDB_dbi mids;  /* see has_mids */
+	bool has_mids; /* false: a read-only open of a log older than mid nodes */
 };
 
 int sdb_open(struct sdb *db, const char *dir, const struct store_opts *o, char format[32],
@@ -95,6 +97,7 @@ struct store {
 	pthread_mutex_t state_lock;
 	const char *failed; /* first write failure; writes refuse after it */
 	int failed_rc;
+	uint64_t head_seq; /* store_head_seq(): atomic, bumped after each recorded head */
 
 	/* index thread */
 	pthread_t index_thread;
