@@ -237,7 +237,7 @@ run(struct tlog *t, uint64_t n, long k)
 	/* the request as the gateway runs it */
 	struct rd *r = NULL;
 	struct tlog *const logs[1] = {t};
-	if (rd_open(&r, logs, 1) < 0)
+	if (rd_open(&r, logs, 1, 0) < 0)
 		die("rd", NULL);
 	static const char path[] = "/ct/v1/get-proof-by-hash";
 	long bad = 0;

@@ -39,6 +39,7 @@ static const struct cfg_range cfg_r_workers = {"workers", 1, 128};
 static const struct cfg_range cfg_r_max_connections = {"max_connections", 1, 1000000};
 static const struct cfg_range cfg_r_max_body = {"max_body", 4096, 16777216};
 static const struct cfg_range cfg_r_slot_bytes = {"slot_bytes", 8192, 1048576};
+static const struct cfg_range cfg_r_tile_cache_mb = {"tile_cache_mb", 0, 65536};
 static const struct cfg_range cfg_r_batch_size = {"batch_size", 1, 65536};
 static const struct cfg_range cfg_r_batch_deadline_ms = {"batch_deadline_ms", 1, 1000};
 static const struct cfg_range cfg_r_pool = {"pool", 16, 1048576};
@@ -54,11 +55,12 @@ enum cfg_skey {
 	SK_MAX_BODY,
 	SK_SLOT_BYTES,
 	SK_LOG_LEVEL,
+	SK_TILE_CACHE_MB,
 	SK_N
 };
 static const char *const cfg_skey_name[SK_N] = {
         "listen",          "gateway_threads", "workers",    "cpus",      "eal_args",
-        "max_connections", "max_body",        "slot_bytes", "log_level",
+        "max_connections", "max_body",        "slot_bytes", "log_level", "tile_cache_mb",
 };
 
 enum cfg_hkey {
@@ -754,6 +756,7 @@ config_defaults(struct config *c)
 	c->max_connections = 4096;
 	c->max_body = 524288;
 	c->slot_bytes = 65536;
+	c->tile_cache_mb = 32;
 	memcpy(c->log_level, "info", sizeof "info");
 	/* Every slot holds the shard defaults, so a config built from flags only fills in what
 	 * it sets. */
@@ -863,7 +866,9 @@ cfg_check_server(const struct cfg_checker *k)
 	    (rc = cfg_check_range(k, cfg_sline(k, SK_MAX_BODY), "", &cfg_r_max_body,
 	                          c->max_body)) ||
 	    (rc = cfg_check_range(k, cfg_sline(k, SK_SLOT_BYTES), "", &cfg_r_slot_bytes,
-	                          c->slot_bytes)))
+	                          c->slot_bytes)) ||
+	    (rc = cfg_check_range(k, cfg_sline(k, SK_TILE_CACHE_MB), "", &cfg_r_tile_cache_mb,
+	                          c->tile_cache_mb)))
 		return rc;
 	long n = cfg_field_len(c->cpus, sizeof c->cpus);
 	unsigned ncpus = 0;
@@ -1151,6 +1156,10 @@ cfg_server_key(struct cfg_parser *p, const char *k, size_t kn, const char *v, si
 	case SK_SLOT_BYTES:
 		rc = cfg_uint(p, &cfg_r_slot_bytes, v, vn, &u);
 		c->slot_bytes = (size_t)u;
+		return rc;
+	case SK_TILE_CACHE_MB:
+		rc = cfg_uint(p, &cfg_r_tile_cache_mb, v, vn, &u);
+		c->tile_cache_mb = (unsigned)u;
 		return rc;
 	case SK_LOG_LEVEL:
 		if (!cfg_log_level_ok(v, vn))

@@ -106,6 +106,8 @@ struct config {
 	                                  8192..1048576, default 65536 */
 	char log_level[8];             /* key: log_level = debug | info | warn | error;
 	                                  default info */
+	unsigned tile_cache_mb;        /* key: tile_cache_mb, full tiles kept in memory per
+	                                  gateway thread; 0..65536, default 32 (0: none) */
 	struct config_shard shard[CONFIG_SHARDS_MAX];
 	unsigned nshards;
 };

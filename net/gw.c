@@ -421,7 +421,16 @@ gw_send_static_json(struct gw_thread *t, h2o_req_t *req, const char *json, size_
 		h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
-/* A read (net/rd.h), answered here on the gateway thread: the body is copied into the
+/* A held body (a cached tile) is let go when the request's pool is cleared, after h2o has
+ * sent it. */
+static void
+gw_hold_dispose(void *p)
+{
+	rd_release(*(struct rd_hold **)p);
+}
+
+/* A read (net/rd.h), answered here on the gateway thread: a held body (a cached full tile) is
+ * sent from where it is, kept until the request is done; any other is copied into the
  * request's pool (h2o_send_inline), so the rd's buffer is free again at once. */
 static void
 gw_read(struct gw_thread *t, h2o_req_t *req, unsigned shard, const char *path, size_t len, bool get)
@@ -450,10 +459,20 @@ gw_read(struct gw_thread *t, h2o_req_t *req, unsigned shard, const char *path, s
 		               t->g->retry_after, strlen(t->g->retry_after));
 	req->res.content_length = a.len;
 	gw_observe(t, a.status, (const char *)a.body, a.status >= 400 ? a.len : 0);
+	static h2o_generator_t generator = {NULL, NULL};
+	if (a.hold) {
+		struct rd_hold **hp = h2o_mem_alloc_shared(&req->pool, sizeof *hp, gw_hold_dispose);
+		*hp = a.hold;
+	}
 	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-		static h2o_generator_t generator = {NULL, NULL};
 		h2o_start_response(req, &generator);
 		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+		return;
+	}
+	if (a.hold) {
+		h2o_iovec_t body = h2o_iovec_init(a.body, a.len);
+		h2o_start_response(req, &generator);
+		h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 		return;
 	}
 	h2o_send_inline(req, (const char *)a.body, a.len);
@@ -1169,8 +1188,8 @@ gw_start(struct gw **out, const struct gw_config *c, char *err, size_t err_len)
 		rc = gw_thread_prepare(g, &g->threads[i], i, lfd, err, err_len);
 		if (rc < 0)
 			goto fail;
-		if (c->read_logs &&
-		    (rc = rd_open(&g->threads[i].rd, c->read_logs, c->nshards)) < 0) {
+		if (c->read_logs && (rc = rd_open(&g->threads[i].rd, c->read_logs, c->nshards,
+		                                  c->tile_cache_bytes)) < 0) {
 			snprintf(err, err_len, "gateway thread %u: cannot open the log readers: %s",
 			         i, strerror(-rc));
 			goto fail;

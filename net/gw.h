@@ -43,11 +43,11 @@ struct metrics_out;
 struct gw;
 
 struct gw_shard {
-	const char *prefix;       /* "" or "/name" (net/config.h) */
-	const char *roots_json;   /* the get-roots body, borrowed for the gateway's life */
+	const char *prefix;     /* "" or "/name" (net/config.h) */
+	const char *roots_json; /* the get-roots body, borrowed for the gateway's life */
 	size_t roots_json_len;
-	bool read_only;           /* add-* answer 403 "log is read-only" */
-	const char *log_json;     /* the /log.v3.json body, borrowed likewise; NULL: 404 */
+	bool read_only;       /* add-* answer 403 "log is read-only" */
+	const char *log_json; /* the /log.v3.json body, borrowed likewise; NULL: 404 */
 	size_t log_json_len;
 };
 
@@ -76,8 +76,10 @@ struct gw_config {
 	 * through each thread's own readers. NULL: read paths answer 404 (tests of the write
 	 * side alone). */
 	struct tlog *const *read_logs;
+	size_t tile_cache_bytes; /* per gateway thread (net/rd.h); 0: none */
 	/* /metrics: the gateway writes its own series (requests, latency and refusals by
-	 * endpoint, connections), then calls this, on a gateway thread, for the rest. NULL: none. */
+	 * endpoint, connections), then calls this, on a gateway thread, for the rest. NULL: none.
+	 */
 	void (*metrics)(void *ctx, struct metrics_out *o);
 	void *metrics_ctx;
 	/* /log.v3.json: called once per shard by gw_start() once the listeners are bound (port:

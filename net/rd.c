@@ -57,11 +57,35 @@ struct rd_log {
 	bool sth_valid;
 };
 
+/* A full tile in memory (struct rd_hold to callers). refs: one while the cache holds it, one
+ * per answer in flight that sends it. */
+struct rd_hold {
+	struct rd_hold *chain;         /* the cache's hash bucket */
+	struct rd_hold *newer, *older; /* the cache's use order */
+	bool cached;
+	bool data;
+	uint8_t level;
+	unsigned shard;
+	uint64_t index;
+	unsigned refs;
+	size_t len;
+	uint8_t bytes[];
+};
+
+#define RD_TC_BUCKETS 4096
+
+struct rd_tcache {
+	size_t cap, bytes;
+	struct rd_hold *newest, *oldest;
+	struct rd_hold *bucket[RD_TC_BUCKETS];
+};
+
 struct rd {
 	struct rd_log *log;
 	unsigned n;
-	struct rd_buf out;   /* the answer */
-	struct rd_buf extra; /* one entry's extra_data */
+	struct rd_tcache *tc; /* NULL: no tile cache */
+	struct rd_buf out;    /* the answer */
+	struct rd_buf extra;  /* one entry's extra_data */
 	merkle_hash_t proof[MERKLE_MAX_PROOF];
 };
 
@@ -131,6 +155,7 @@ answer(struct rd_resp *out, int status, const char *ctype, const char *cc, const
 	out->cache_control = cc;
 	out->body = body;
 	out->len = len;
+	out->hold = NULL;
 }
 
 /* A one-line text answer; reason is static. */
@@ -632,6 +657,117 @@ get_checkpoint(struct rd_log *l, struct rd_resp *out)
 	answer(out, 200, RD_TEXT, RD_CHECKPOINT_CC, l->head.checkpoint, l->head.checkpoint_len);
 }
 
+/* ---- the tile cache ------------------------------------------------------------------------ */
+
+void
+rd_release(struct rd_hold *h)
+{
+	if (h && --h->refs == 0)
+		free(h);
+}
+
+static unsigned
+tc_bucket(unsigned shard, const struct tiles_id *id)
+{
+	uint64_t k = id->index * 0x9e3779b97f4a7c15ull ^
+	             ((uint64_t)shard << 40 | (uint64_t)id->level << 8 | id->data);
+	k ^= k >> 31;
+	return (unsigned)(k * 0xbf58476d1ce4e5b9ull >> 52) % RD_TC_BUCKETS;
+}
+
+static void
+tc_unlink_use(struct rd_tcache *c, struct rd_hold *h)
+{
+	if (h->newer)
+		h->newer->older = h->older;
+	else
+		c->newest = h->older;
+	if (h->older)
+		h->older->newer = h->newer;
+	else
+		c->oldest = h->newer;
+	h->newer = h->older = NULL;
+}
+
+static void
+tc_push_newest(struct rd_tcache *c, struct rd_hold *h)
+{
+	h->older = c->newest;
+	h->newer = NULL;
+	if (c->newest)
+		c->newest->newer = h;
+	c->newest = h;
+	if (!c->oldest)
+		c->oldest = h;
+}
+
+static void
+tc_drop(struct rd_tcache *c, struct rd_hold *h)
+{
+	struct rd_hold **p = &c->bucket[tc_bucket(
+	        h->shard,
+	        &(struct tiles_id){.index = h->index, .level = h->level, .data = h->data})];
+	while (*p != h)
+		p = &(*p)->chain;
+	*p = h->chain;
+	tc_unlink_use(c, h);
+	c->bytes -= h->len;
+	h->cached = false;
+	rd_release(h);
+}
+
+static struct rd_hold *
+tc_find(struct rd_tcache *c, unsigned shard, const struct tiles_id *id)
+{
+	for (struct rd_hold *h = c->bucket[tc_bucket(shard, id)]; h; h = h->chain)
+		if (h->index == id->index && h->level == id->level && h->data == id->data &&
+		    h->shard == shard) {
+			tc_unlink_use(c, h);
+			tc_push_newest(c, h);
+			return h;
+		}
+	return NULL;
+}
+
+/* Reads the full tile at path (flen bytes, open as fd) into a new entry, caches it (dropping
+ * the least recently used past the cap) and returns it with a reference for the caller. */
+static int
+tc_load(struct rd_tcache *c, unsigned shard, const struct tiles_id *id, int fd, size_t flen,
+        struct rd_hold **out)
+{
+	struct rd_hold *h = malloc(sizeof *h + flen);
+	if (!h)
+		return -ENOMEM;
+	ssize_t got = store_pread_all(fd, h->bytes, flen, 0);
+	if (got < 0 || (size_t)got != flen) {
+		free(h);
+		return got < 0 ? (int)got : -EIO;
+	}
+	*h = (struct rd_hold){.cached = true,
+	                      .data = id->data,
+	                      .level = id->level,
+	                      .shard = shard,
+	                      .index = id->index,
+	                      .refs = 2,
+	                      .len = flen};
+	unsigned b = tc_bucket(shard, id);
+	h->chain = c->bucket[b];
+	c->bucket[b] = h;
+	tc_push_newest(c, h);
+	c->bytes += flen;
+	while (c->bytes > c->cap && c->oldest != h)
+		tc_drop(c, c->oldest);
+	*out = h;
+	return 0;
+}
+
+static void
+tile_answer(struct rd_resp *out, const struct tiles_id *id, const uint8_t *p, size_t len)
+{
+	answer(out, 200, "application/octet-stream",
+	       id->width == TILES_WIDTH ? RD_IMMUTABLE : RD_SHORT, p, len);
+}
+
 static void
 get_tile(struct rd *r, struct rd_log *l, const char *path, size_t plen, struct rd_resp *out)
 {
@@ -646,6 +782,15 @@ get_tile(struct rd *r, struct rd_log *l, const char *path, size_t plen, struct r
 	unsigned w = tiles_width(l->head.size, id.level, id.index);
 	if (w == 0 || id.width > w)
 		return fail(out, 404, "not found\n");
+	unsigned shard = (unsigned)(l - r->log);
+	bool cacheable = r->tc && id.width == TILES_WIDTH;
+	struct rd_hold *h = cacheable ? tc_find(r->tc, shard, &id) : NULL;
+	if (h) {
+		h->refs++;
+		tile_answer(out, &id, h->bytes, h->len);
+		out->hold = h;
+		return;
+	}
 	char p[TILES_PATH_MAX + 1];
 	if (plen - 1 > TILES_PATH_MAX)
 		return fail(out, 404, "not found\n");
@@ -658,6 +803,16 @@ get_tile(struct rd *r, struct rd_log *l, const char *path, size_t plen, struct r
 		return fail(out, 404, "not found\n");
 	if (fd < 0)
 		return store_failed(out, fd);
+	if (cacheable && flen <= r->tc->cap / 8) {
+		int rc = tc_load(r->tc, shard, &id, fd, (size_t)flen, &h);
+		close(fd);
+		if (rc < 0)
+			return rc == -ENOMEM ? fail(out, 503, "out of memory\n")
+			                     : store_failed(out, rc);
+		tile_answer(out, &id, h->bytes, h->len);
+		out->hold = h;
+		return;
+	}
 	int rc = flen > RD_BODY_MAX ? -E2BIG : 0;
 	rc = rc ? rc : (r->out.len = 0, buf_reserve(&r->out, (size_t)flen));
 	ssize_t got = rc ? rc : store_pread_all(fd, r->out.p, (size_t)flen, 0);
@@ -665,8 +820,7 @@ get_tile(struct rd *r, struct rd_log *l, const char *path, size_t plen, struct r
 	if (got < 0 || (uint64_t)got != flen)
 		return got == -E2BIG ? fail(out, 500, "tile too large to serve\n")
 		                     : store_failed(out, (int)got);
-	answer(out, 200, "application/octet-stream",
-	       id.width == TILES_WIDTH ? RD_IMMUTABLE : RD_SHORT, r->out.p, (size_t)flen);
+	tile_answer(out, &id, r->out.p, (size_t)flen);
 }
 
 static void
@@ -785,21 +939,27 @@ rd_close(struct rd *r)
 		free(r->log[i].sth_json);
 	}
 	free(r->log);
+	if (r->tc)
+		while (r->tc->oldest)
+			tc_drop(r->tc, r->tc->oldest); /* entries still sent live on */
+	free(r->tc);
 	free(r->out.p);
 	free(r->extra.p);
 	free(r);
 }
 
 int
-rd_open(struct rd **out, struct tlog *const *logs, unsigned n)
+rd_open(struct rd **out, struct tlog *const *logs, unsigned n, size_t tile_cache_bytes)
 {
 	*out = NULL;
 	struct rd *r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
+	if (tile_cache_bytes > 0 && (r->tc = calloc(1, sizeof *r->tc)) != NULL)
+		r->tc->cap = tile_cache_bytes;
 	r->log = calloc(n ? n : 1, sizeof *r->log);
-	if (!r->log) {
-		free(r);
+	if (!r->log || (tile_cache_bytes > 0 && !r->tc)) {
+		rd_close(r);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < n; i++) {

@@ -26,7 +26,11 @@
  *   from the rd until its next call.
  * - Memory: an rd holds one response buffer grown to the largest answer, bounded by
  *   RD_BODY_MAX (get-entries stops early rather than pass it; RFC 6962 allows fewer entries
- *   than asked for), and one tile buffer. Nothing else is allocated per request.
+ *   than asked for), a tile cache of at most tile_cache_bytes (full tiles, which never
+ *   change once the published tree covers them, least recently used out first; one tile is
+ *   at most an eighth of it), and each tlog reader's expanded-tile cache (engine/tlog.h). A
+ *   tile the cache drops while answers still send it lives until their rd_release(). Nothing
+ *   else is allocated per request, except a cache miss's tile.
  * - Errors: rd_open() returns 0 or -errno.
  */
 #ifndef BIRCH_NET_RD_H
@@ -38,22 +42,31 @@
 
 #include "engine/tlog.h"
 
-#define RD_ENTRIES_MAX 1000       /* get-entries: most entries in one answer */
+#define RD_ENTRIES_MAX 1000        /* get-entries: most entries in one answer */
 #define RD_BODY_MAX    (32u << 20) /* get-entries: stop before the JSON passes this */
 
 struct rd;
 
+/* tile_cache_bytes: room for full tiles kept in memory (0: none). */
 __attribute__((warn_unused_result)) int rd_open(struct rd **out, struct tlog *const *logs,
-                                                unsigned n);
+                                                unsigned n, size_t tile_cache_bytes);
 void rd_close(struct rd *r);
+
+struct rd_hold;
 
 struct rd_resp {
 	int status;
 	const char *content_type;  /* static */
 	const char *cache_control; /* static; NULL: none */
-	const uint8_t *body;       /* borrowed until the next rd_get() on this rd */
+	const uint8_t *body;       /* borrowed until the next rd_get() on this rd, or with hold
+	                              until rd_release(hold) */
 	size_t len;
+	struct rd_hold *hold; /* non-NULL: the caller must call rd_release(hold) once */
 };
+
+/* Lets go of a held body (a full tile from the tile cache, shared by the answers in flight
+ * that send it). On the rd's thread, before or after rd_close(). */
+void rd_release(struct rd_hold *h);
 
 /* True when `path` (relative to the shard's prefix, without the query) is a read endpoint of
  * this module; the caller answers 404 for anything else. */

@@ -208,6 +208,7 @@ example_shows_every_key_and_its_defaults(void)
 	        "max_body",
 	        "slot_bytes",
 	        "log_level",
+	        "tile_cache_mb",
 	        "prefix",
 	        "data",
 	        "key",
@@ -287,7 +288,8 @@ defaults_apply_without_server_section(void)
 	CHECK(g_c.workers == allowed_cpus(), "workers %u, cpus allowed %u", g_c.workers,
 	      allowed_cpus());
 	CHECK(g_c.cpus[0] == '\0' && g_c.eal_args[0] == '\0', "cpus, eal_args empty");
-	CHECK(g_c.max_connections == 4096 && g_c.max_body == 524288 && g_c.slot_bytes == 65536,
+	CHECK(g_c.max_connections == 4096 && g_c.max_body == 524288 && g_c.slot_bytes == 65536 &&
+	              g_c.tile_cache_mb == 32,
 	      "sizes");
 	CHECK(strcmp(g_c.log_level, "info") == 0, "log_level");
 	CHECK(g_c.nshards == 1, "one shard");
@@ -327,6 +329,7 @@ every_key_is_read(void)
 	          "max_body = 16777216\n"
 	          "slot_bytes = 8192\n"
 	          "log_level = debug\n"
+	          "tile_cache_mb = 512\n"
 	          "[shard x.y_z-1]\n"
 	          "prefix = /logs/x\n"
 	          "data = /srv/x\n"
@@ -351,7 +354,8 @@ every_key_is_read(void)
 	CHECK(strcmp(g_c.eal_args, "--no-huge --no-shconf -m 256") == 0, "eal_args");
 	CHECK(g_c.max_connections == 1000000 && g_c.max_body == 16777216 && g_c.slot_bytes == 8192,
 	      "sizes");
-	CHECK(strcmp(g_c.log_level, "debug") == 0, "log_level");
+	CHECK(strcmp(g_c.log_level, "debug") == 0 && g_c.tile_cache_mb == 512,
+	      "log_level, tile_cache_mb");
 	const struct config_shard *h = &g_c.shard[0];
 	CHECK(strcmp(h->name, "x.y_z-1") == 0 && strcmp(h->prefix, "/logs/x") == 0, "name, prefix");
 	CHECK(strcmp(h->origin, "ct.example.org/x") == 0, "origin");
@@ -514,6 +518,8 @@ integer_out_of_range_names_key_and_range(void)
 	        {"max_body", "512k", "4096..16777216", 1},
 	        {"slot_bytes", "8191", "8192..1048576", 1},
 	        {"slot_bytes", "1048577", "8192..1048576", 1},
+	        {"tile_cache_mb", "65537", "0..65536", 1},
+	        {"tile_cache_mb", "-1", "0..65536", 1},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char want[256];
@@ -549,6 +555,8 @@ integer_out_of_range_names_key_and_range(void)
 	        {"max_body", "16777216", 1},
 	        {"slot_bytes", "8192", 1},
 	        {"slot_bytes", "1048576", 1},
+	        {"tile_cache_mb", "0", 1},
+	        {"tile_cache_mb", "65536", 1},
 	};
 	for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
 		if (edge[i].server)

@@ -215,6 +215,7 @@ cmd_serve(int argc, char **argv)
 	        .nshards = c.nshards,
 	        .pipe = pipe_gw_ops(p),
 	        .read_logs = pipe_read_logs(p),
+	        .tile_cache_bytes = (size_t)c.tile_cache_mb << 20,
 	        .metrics = pipe_metrics,
 	        .metrics_ctx = p,
 	        .log_json = pipe_log_json,

@@ -63,7 +63,7 @@ setup(void)
 	h.sth = sth, h.sth_len = sizeof sth;
 	h.checkpoint = (const uint8_t *)ck, h.checkpoint_len = strlen(ck);
 	FUZZ_REQUIRE(tlog_head_put(g_log, &h, &why) == 0);
-	FUZZ_REQUIRE(rd_open(&g_rd, &g_log, 1) == 0);
+	FUZZ_REQUIRE(rd_open(&g_rd, &g_log, 1, 1u << 20) == 0);
 	atexit(cleanup);
 }
 
@@ -100,5 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (strcmp(a.content_type, "application/json") == 0) {
 		FUZZ_REQUIRE(a.len >= 2 && a.body[0] == '{' && a.body[a.len - 1] == '}');
 	}
+	FUZZ_REQUIRE(!a.hold || a.status == 200);
+	rd_release(a.hold);
 	return 0;
 }
