@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lmdb.h>
 #include <openssl/sha.h>
 
 #include "engine/hex.h"
@@ -337,6 +338,28 @@ corrupted_tiles_refuse_to_open_or_fail_fsck(void)
 	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) > 0 &&
 	              strstr(first, "edge/1/1"),
 	      "fsck names the level-1 tile: %s", first);
+	tmpdir_remove(dir);
+	free(dir);
+
+	/* 6. Wrong mid-level nodes for tile 0/1 in state.mdb: fsck names them. */
+	dir = make_log(600);
+	first[0] = 0;
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) == 0, "clean first");
+	snprintf(p, sizeof p, "%s/state.mdb", dir);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1}, zero[16 * 32] = {0};
+	MDB_val k = {sizeof key, key}, v = {sizeof zero, zero};
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 8) ||
+	    mdb_env_open(env, p, MDB_NOSUBDIR, 0644) || mdb_txn_begin(env, NULL, 0, &txn) ||
+	    mdb_dbi_open(txn, "mids", 0, &dbi) || mdb_put(txn, dbi, &k, &v, 0) ||
+	    mdb_txn_commit(txn))
+		check_harness("state.mdb");
+	mdb_env_close(env);
+	CHECK(tlog_fsck(dir, &tlog_codec_plain, NULL, count_problem, first) == 1 &&
+	              strstr(first, "mid-level nodes of tile/0/001"),
+	      "fsck names the mid-level nodes: %s", first);
 	tmpdir_remove(dir);
 	free(dir);
 }

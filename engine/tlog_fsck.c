@@ -15,6 +15,7 @@
 struct fsck {
 	struct store *st;
 	struct store_reader *r;
+	struct store_reader *mr; /* mid-level nodes, read while r walks the signed sizes */
 	const struct tlog_codec *c;
 	void (*problem)(void *ctx, const char *msg);
 	void *ctx;
@@ -47,6 +48,26 @@ report(struct fsck *k, const char *fmt, ...)
 		k->problem(k->ctx, msg);
 }
 
+/* The stored mid-level nodes of full hash tile (L, idx), when there are any (a log written
+ * before them has none), against the ones its hashes give. */
+static void
+compare_mid(struct fsck *k, unsigned L, uint64_t idx, const merkle_hash_t *tile, const char *path)
+{
+	uint8_t got[STORE_MID_NODES][STORE_HASH_LEN];
+	int rc = store_mid_get(k->mr, L, idx, got);
+	if (rc == -ENOENT)
+		return;
+	if (rc < 0) {
+		report(k, "state.mdb: mid-level nodes of %s: unreadable", path);
+		return;
+	}
+	merkle_hash_t want[TILES_MID];
+	tiles_mid(tile, want);
+	if (memcmp(got, want, sizeof want) != 0)
+		report(k, "state.mdb: mid-level nodes of %s differ from the ones its hashes give",
+		       path);
+}
+
 /* Hash tile (L, idx, w) against want[0, w); a partial one is the prefix of its edge file (or of
  * the full tile once that exists), which may hold uncommitted bytes past it. */
 static void
@@ -76,6 +97,8 @@ compare_hash_tile(struct fsck *k, unsigned L, uint64_t idx, unsigned w, const me
 			return;
 		}
 	}
+	if (w == TILES_WIDTH)
+		compare_mid(k, L, idx, want, path);
 }
 
 static void
@@ -270,6 +293,8 @@ tlog_fsck(const char *dir, const struct tlog_codec *codec, struct tlog_fsck_stat
 	}
 	rc = store_reader_open(k->st, &k->r);
 	if (rc == 0)
+		rc = store_reader_open(k->st, &k->mr);
+	if (rc == 0)
 		rc = merkle_append_scratch_init(&k->sc, TILES_WIDTH);
 	if (rc < 0)
 		goto out;
@@ -311,6 +336,7 @@ out:
 	else if (k->problems > 0)
 		rc = k->problems;
 	store_reader_close(k->r);
+	store_reader_close(k->mr);
 	store_close(k->st);
 	merkle_append_scratch_free(&k->sc);
 	free(k->buf);
