@@ -36,6 +36,7 @@
 #include "engine/tlog.h"
 #include "net/rd.h"
 #include "storage/store.h"
+#include "tests/lib/plainlog.h"
 
 static double
 now(void)
@@ -63,45 +64,14 @@ die(const char *what, const char *why)
 	exit(1);
 }
 
-/* Appends entries "entry <i>" up to n and records a head at n. */
+/* A plain-format log of n entries with a head at n (tests/lib/plainlog.h). */
 static void
 build(struct tlog *t, uint64_t n)
 {
-	enum { B = 4096 };
-	static uint8_t buf[B][40];
-	const uint8_t *e[B];
-	size_t len[B];
 	const char *why = NULL;
 	double t0 = now();
-	while (tlog_size(t) < n) {
-		uint64_t first = tlog_size(t);
-		size_t k = n - first > B ? B : (size_t)(n - first);
-		for (size_t i = 0; i < k; i++) {
-			char body[32];
-			int bl = snprintf(body, sizeof body, "entry %" PRIu64, first + i);
-			long l = tlog_plain_encode(buf[i], sizeof buf[i], (const uint8_t *)body,
-			                           (size_t)bl);
-			if (l < 0)
-				die("encode", NULL);
-			len[i] = (size_t)l;
-			e[i] = buf[i];
-		}
-		struct tlog_batch b = {
-		        .entry = e, .len = len, .n = k, .timestamp = 1700000000000ull};
-		if (tlog_append(t, &b, &why) < 0)
-			die("append", why);
-		if ((first / B) % 256 == 0)
-			fprintf(stderr, "bench_proof: building: %" PRIu64 " of %" PRIu64 "\n",
-			        first, n);
-	}
-	struct store_head h = {.size = n, .timestamp = 1700000000001ull};
-	tlog_root(t, h.root);
-	const uint8_t sth[4] = {0};
-	const char ck[] = "birch.bench/proof\n0\nroot\n\n- sig\n";
-	h.sth = sth, h.sth_len = sizeof sth;
-	h.checkpoint = (const uint8_t *)ck, h.checkpoint_len = strlen(ck);
-	if (tlog_head_put(t, &h, &why) < 0)
-		die("head", why);
+	if (plainlog_fill(t, n, 4096, "birch.bench/proof", &why) < 0)
+		die("building the log", why);
 	printf("bench=proof op=build entries=%" PRIu64 " seconds=%.1f\n", n, now() - t0);
 }
 

@@ -378,6 +378,28 @@ read_mem_tile(void *ctx, const struct tiles_id *t, uint8_t *buf)
 	return 0;
 }
 
+/* The root, an inclusion proof and a consistency proof (random index and old size) at size n
+ * from `got` are the tree's (`want`). */
+static void
+same_as_tree(const struct merkle_source *got, const struct merkle_source *want, uint64_t n,
+             uint64_t *rnd)
+{
+	merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
+	size_t la, lb;
+	CHECK(merkle_range_root(got, 0, n, a) == 0 && merkle_range_root(want, 0, n, b) == 0,
+	      "roots");
+	CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
+	uint64_t m = ref_rand(rnd) % n, old = ref_rand(rnd) % n + 1;
+	CHECK(merkle_inclusion_proof(got, m, n, pa, &la) == 0 &&
+	              merkle_inclusion_proof(want, m, n, pb, &lb) == 0 && la == lb &&
+	              memcmp(pa, pb, 32 * la) == 0,
+	      "inclusion %llu in %llu", (unsigned long long)m, (unsigned long long)n);
+	CHECK(merkle_consistency_proof(got, old, n, pa, &la) == 0 &&
+	              merkle_consistency_proof(want, old, n, pb, &lb) == 0 && la == lb &&
+	              memcmp(pa, pb, 32 * la) == 0,
+	      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+}
+
 static void
 tile_source_serves_the_same_roots_and_proofs_as_the_tree(void)
 {
@@ -399,21 +421,7 @@ tile_source_serves_the_same_roots_and_proofs_as_the_tree(void)
 		struct tiles_source ts;
 		tiles_source_init(&ts, n, read_mem_tile, &r);
 		struct merkle_source tiles = tiles_source_view(&ts);
-		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
-		size_t la, lb;
-		CHECK(merkle_range_root(&tiles, 0, n, a) == 0 &&
-		              merkle_range_root(&mem, 0, n, b) == 0,
-		      "roots");
-		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
-		uint64_t m = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
-		CHECK(merkle_inclusion_proof(&tiles, m, n, pa, &la) == 0 &&
-		              merkle_inclusion_proof(&mem, m, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "inclusion %llu in %llu", (unsigned long long)m, (unsigned long long)n);
-		CHECK(merkle_consistency_proof(&tiles, old, n, pa, &la) == 0 &&
-		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+		same_as_tree(&tiles, &mem, n, &rnd);
 	}
 	/* A node that is not complete at the source's size is refused. */
 	struct tiles_source ts;
@@ -464,20 +472,7 @@ cached_source_serves_the_same_proofs_as_the_tree_through_evictions(void)
 		tiles_source_init(&ts, n, read_flaky_tile, &r);
 		tiles_source_use_cache(&ts, c, NULL, NULL);
 		struct merkle_source x = tiles_source_view(&ts);
-		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
-		size_t la, lb;
-		CHECK(merkle_range_root(&x, 0, n, a) == 0 && merkle_range_root(&mem, 0, n, b) == 0,
-		      "roots");
-		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
-		uint64_t m = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
-		CHECK(merkle_inclusion_proof(&x, m, n, pa, &la) == 0 &&
-		              merkle_inclusion_proof(&mem, m, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "inclusion %llu in %llu", (unsigned long long)m, (unsigned long long)n);
-		CHECK(merkle_consistency_proof(&x, old, n, pa, &la) == 0 &&
-		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+		same_as_tree(&x, &mem, n, &rnd);
 	}
 	/* A failed read caches nothing; the next read of the tile succeeds. */
 	struct tiles_source ts;
@@ -571,20 +566,7 @@ stored_mid_nodes_give_the_same_proofs_with_fewer_hashes(void)
 		tiles_source_init(&ts, n, read_mem_tile, &r);
 		tiles_source_use_cache(&ts, c, read_mem_mid, &m);
 		struct merkle_source x = tiles_source_view(&ts);
-		merkle_hash_t a, b, pa[MERKLE_MAX_PROOF], pb[MERKLE_MAX_PROOF];
-		size_t la, lb;
-		CHECK(merkle_range_root(&x, 0, n, a) == 0 && merkle_range_root(&mem, 0, n, b) == 0,
-		      "roots");
-		CHECK_MEM(a, b, 32, "root at %llu", (unsigned long long)n);
-		uint64_t k = ref_rand(&rnd) % n, old = ref_rand(&rnd) % n + 1;
-		CHECK(merkle_inclusion_proof(&x, k, n, pa, &la) == 0 &&
-		              merkle_inclusion_proof(&mem, k, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "inclusion %llu in %llu", (unsigned long long)k, (unsigned long long)n);
-		CHECK(merkle_consistency_proof(&x, old, n, pa, &la) == 0 &&
-		              merkle_consistency_proof(&mem, old, n, pb, &lb) == 0 && la == lb &&
-		              memcmp(pa, pb, 32 * la) == 0,
-		      "consistency %llu->%llu", (unsigned long long)old, (unsigned long long)n);
+		same_as_tree(&x, &mem, n, &rnd);
 	}
 	CHECK(m.calls > 100, "mid nodes read (%u calls)", m.calls);
 	/* A mid read error is passed on and caches nothing. */

@@ -11,6 +11,7 @@
 #include "net/rd.h"
 #include "storage/store.h"
 #include "tests/lib/check.h"
+#include "tests/lib/plainlog.h"
 #include "tests/lib/tmpdir.h"
 
 enum { ENTRIES = 40 * 256 + 17 };
@@ -21,35 +22,10 @@ make_log(const char *dir)
 	struct tlog_opts o = {.store.create = true, .max_batch = 1024};
 	struct tlog *t = NULL;
 	char msg[256];
+	const char *why = NULL;
 	if (tlog_open(&t, dir, &tlog_codec_plain, &o, msg, sizeof msg) < 0)
 		check_harness(msg);
-	static uint8_t buf[1024][40];
-	const uint8_t *e[1024];
-	size_t len[1024];
-	const char *why = NULL;
-	while (tlog_size(t) < ENTRIES) {
-		uint64_t first = tlog_size(t);
-		size_t k = ENTRIES - first > 1024 ? 1024 : (size_t)(ENTRIES - first);
-		for (size_t i = 0; i < k; i++) {
-			char body[32];
-			int bl = snprintf(body, sizeof body, "entry %llu",
-			                  (unsigned long long)(first + i));
-			len[i] = (size_t)tlog_plain_encode(buf[i], sizeof buf[i],
-			                                   (const uint8_t *)body, (size_t)bl);
-			e[i] = buf[i];
-		}
-		struct tlog_batch b = {
-		        .entry = e, .len = len, .n = k, .timestamp = 1700000000000ull};
-		if (tlog_append(t, &b, &why) < 0)
-			check_harness(why);
-	}
-	struct store_head h = {.size = ENTRIES, .timestamp = 1700000000001ull};
-	tlog_root(t, h.root);
-	const uint8_t sth[4] = {0};
-	const char ck[] = "birch.test/rd\n0\nroot\n\n- sig\n";
-	h.sth = sth, h.sth_len = sizeof sth;
-	h.checkpoint = (const uint8_t *)ck, h.checkpoint_len = strlen(ck);
-	if (tlog_head_put(t, &h, &why) < 0)
+	if (plainlog_fill(t, ENTRIES, 1024, "birch.test/rd", &why) < 0)
 		check_harness(why);
 	return t;
 }
