@@ -11,7 +11,9 @@
 #   get_entries           /ct/v1/get-entries, 1,000-entry pages (MB/s of JSON)
 #   get_proof_by_hash     random leaves of the tree (a wrk Lua script cycles through 1,000)
 # and prints one "bench=read ..." line per case with requests/s, MB/s and p99, and the ratio to
-# nginx where nginx serves the same bytes.
+# nginx where nginx serves the same bytes, with each server's CPU time per request (user +
+# system, all threads; wrk shares the machine, so when wrk is the bottleneck both servers
+# reach the same rate and CPU per request is what tells them apart).
 #
 # Usage: bench/bench_read.sh [BUILD_DIR] [--quick]   (BUILD_DIR default: build)
 set -euo pipefail
@@ -19,7 +21,7 @@ BUILD=build
 QUICK=0
 for a in "$@"; do
   case "$a" in
-    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
     --quick) QUICK=1 ;;
     *) BUILD=$a ;;
   esac
@@ -123,13 +125,23 @@ p99 = float(p.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p.group(2)]
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print("%.0f %.1f %.2f %s" % (rps, mb, p99, bad.group(1) if bad else 0))'
 }
+# CPU time (clock ticks, user + system) of the given processes, all their threads.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+# microseconds of CPU per request: ticks before, ticks after, requests/s
+us_per_req() { python3 -c "print('%.1f' % (($2 - $1) * 1e6 / $(getconf CLK_TCK) / max(1.0, $3 * $DUR)))"; }
+NW=$(pgrep -P "$NP" | tr '\n' ' ')
 echo "bench=read op=setup entries=$N birch=$U nginx=http://127.0.0.1:$NPORT duration_s=$DUR wrk_threads=1 connections=64"
 for c in "checkpoint /checkpoint" "tile /tile/0/000" "data_tile /tile/data/000"; do
   set -- $c
+  b0=$(ticks $SP)
   read -r br bm bp be <<<"$(run_wrk "$U$2")"
+  b1=$(ticks $SP); n0=$(ticks $NP $NW)
   read -r nr nm np ne <<<"$(run_wrk "http://127.0.0.1:$NPORT$2")"
+  n1=$(ticks $NP $NW)
   echo "bench=read case=$1 birch_per_s=$br nginx_per_s=$nr ratio=$(python3 -c "print('%.2f' % ($br/$nr))")x" \
-       "birch_mb_per_s=$bm nginx_mb_per_s=$nm birch_p99_ms=$bp nginx_p99_ms=$np errors=$((be + ne))"
+       "birch_mb_per_s=$bm nginx_mb_per_s=$nm birch_p99_ms=$bp nginx_p99_ms=$np" \
+       "birch_cpu_us_per_req=$(us_per_req $b0 $b1 $br) nginx_cpu_us_per_req=$(us_per_req $n0 $n1 $nr)" \
+       "errors=$((be + ne))"
 done
 read -r er em ep ee <<<"$(run_wrk "$U/" "$T/entries.lua")"
 echo "bench=read case=get_entries pages_per_s=$er mb_per_s=$em p99_ms=$ep errors=$ee"

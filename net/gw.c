@@ -21,11 +21,15 @@
  * when the answer is written: the write fails, h2o closes the connection, and the slot has
  * been returned already.
  *
+ * Full data tiles: see "full data tiles before h2o" below (sendfile, ahead of h2o).
+ *
  * Memory: one struct gw_conn (malloc) per connection besides h2o's own, at most
- * max_connections of them (more are accepted and closed at once); h2o buffers a request body
- * only up to max_body (max_request_entity_size: a larger Content-Length is answered 413
- * before any of the body is read, a chunked body when its decoded size passes the limit, and
- * the connection is then closed). h2o aborts the process when malloc fails.
+ * max_connections of them (more are accepted and closed at once); per thread at most
+ * RD_FILES open tile files (net/rd.h), and one more per connection sending a tile beyond
+ * those. h2o buffers a request body only up to max_body (max_request_entity_size: a larger
+ * Content-Length is answered 413 before any of the body is read, a chunked body when its
+ * decoded size passes the limit, and the connection is then closed). h2o aborts the process
+ * when malloc fails.
  */
 #include "net/gw.h"
 
@@ -40,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +52,7 @@
 #define H2O_USE_LIBUV 0 /* the evloop build; its pkg-config file does not say so */
 #include <h2o.h>
 
+#include "net/h1f.h"
 #include "net/log.h"
 #include "net/metrics.h"
 #include "net/rd.h"
@@ -117,10 +123,21 @@ struct gw_pending {
 	struct req *r;
 };
 
+/* A connection. Until `h2o` is set it is the gateway's own (gw_fast_*): plain GETs of full
+ * data tiles are answered here with sendfile; anything else hands it to h2o for good. */
 struct gw_conn {
 	h2o_linklist_t link; /* the thread's connections (gw_stop) */
 	h2o_socket_t *sock;
 	struct gw_thread *t;
+	bool h2o;                 /* h2o has it */
+	bool reading;             /* gw_fast_on_read armed */
+	bool keep;                /* the answer being sent leaves the connection open */
+	h2o_timeout_entry_t idle; /* waiting for a request (h2o's HTTP/1 request timeout) */
+	struct rd_file file;      /* the tile being sent; file.fd -1: none */
+	off_t off, end;           /* its bytes still to send */
+	size_t req_len;           /* the request answered, consumed once sent */
+	size_t head_off, head_len;
+	char head[256]; /* the answer's status line and headers */
 };
 
 struct gw_thread {
@@ -708,11 +725,202 @@ gw_on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 
 /* ---- connections ---- */
 
+/* ---- full data tiles before h2o ---------------------------------------------------------- */
+
+/* h2o 2.2.5 writes every body from memory, and the copy of a 256-entry data tile into the
+ * socket cost more than the rest of the answer (bench/README.md, "The read path"). So a new
+ * connection is the gateway's own while its requests are plain GETs of full data tiles
+ * (net/h1f.h says which): those are answered here, head with send(), body with sendfile()
+ * from the tile's file. The first request that is anything else (another path, a partial
+ * tile, HEAD, a body, a request not yet complete in what has arrived) hands the connection to
+ * h2o with its unread bytes, and h2o serves it from then on as any other. Answers stay in
+ * order: a connection is handed over only between answers. */
+
+static void gw_fast_run(struct gw_conn *c);
+
+static void
+gw_fast_on_read(h2o_socket_t *sock, const char *err)
+{
+	struct gw_conn *c = sock->data;
+	if (err != NULL) {
+		h2o_socket_close(sock);
+		return;
+	}
+	gw_fast_run(c);
+}
+
+static void
+gw_fast_on_idle(h2o_timeout_entry_t *e)
+{
+	struct gw_conn *c = H2O_STRUCT_FROM_MEMBER(struct gw_conn, idle, e);
+	h2o_socket_close(c->sock);
+}
+
+static void
+gw_fast_on_writable(h2o_socket_t *sock, const char *err)
+{
+	struct gw_conn *c = sock->data;
+	if (err != NULL) {
+		h2o_socket_close(sock);
+		return;
+	}
+	gw_fast_run(c);
+}
+
+/* h2o has it from here on, with whatever is unread in its input buffer. */
+static void
+gw_fast_hand_over(struct gw_conn *c)
+{
+	if (h2o_timeout_is_linked(&c->idle))
+		h2o_timeout_unlink(&c->idle);
+	if (c->reading)
+		h2o_socket_read_stop(c->sock);
+	c->reading = false;
+	c->h2o = true;
+	h2o_accept(&c->t->accept_ctx, c->sock);
+}
+
+/* The Date header's value, formatted once a second. */
+static const char *
+gw_fast_date(void)
+{
+	static __thread time_t at;
+	static __thread char s[40];
+	time_t now = time(NULL);
+	if (now != at || s[0] == 0) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(s, sizeof s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		at = now;
+	}
+	return s;
+}
+
+/* Starts the answer to the request at the head of the input when it is a full data tile of
+ * the published tree; false: h2o is to answer it. */
+static bool
+gw_fast_begin(struct gw_conn *c)
+{
+	struct gw_thread *t = c->t;
+	struct gw *g = t->g;
+	struct h1f_req q;
+	h2o_buffer_t *in = c->sock->input;
+	if (h1f_parse(in->bytes, in->size, &q) != H1F_GET)
+		return false;
+	unsigned shard = 0;
+	if (gw_route(g, q.path, q.path_len, &shard) != GW_EP_READ)
+		return false;
+	const char *rest = q.path + g->shards[shard].prefix_len;
+	size_t rlen = q.path_len - g->shards[shard].prefix_len;
+	t->cur_t0 = gw_now_ns();
+	struct rd_file f;
+	if (rd_data_tile_file(t->rd, shard, rest, rlen, &f) < 0)
+		return false;
+	c->keep = q.keep_alive && !t->ctx.shutdown_requested;
+	int n = snprintf(c->head, sizeof c->head,
+	                 "HTTP/1.1 200 OK\r\nDate: %s\r\nConnection: %s\r\n"
+	                 "Content-Length: %llu\r\ncontent-type: " RD_TILE_CONTENT_TYPE
+	                 "\r\ncache-control: " RD_TILE_IMMUTABLE "\r\n\r\n",
+	                 gw_fast_date(), c->keep ? "keep-alive" : "close",
+	                 (unsigned long long)f.len);
+	if (n < 0 || (size_t)n >= sizeof c->head) {
+		rd_file_release(t->rd, &f);
+		return false;
+	}
+	gw_stat_inc(&t->requests);
+	t->cur_m = GW_M_READ + RD_EP_DATA_TILE;
+	gw_observe(t, 200, NULL, 0);
+	c->file = f;
+	c->off = 0;
+	c->end = (off_t)f.len;
+	c->head_off = 0;
+	c->head_len = (size_t)n;
+	c->req_len = q.head_len;
+	return true;
+}
+
+/* Sends what the socket takes of the answer: 1 when all of it is sent, 0 when waiting for
+ * room (gw_fast_on_writable is armed), -1 when the connection failed. */
+static int
+gw_fast_write(struct gw_conn *c)
+{
+	int s = h2o_socket_get_fd(c->sock);
+	while (c->head_off < c->head_len) {
+		ssize_t n = send(s, c->head + c->head_off, c->head_len - c->head_off,
+		                 MSG_NOSIGNAL | (c->off < c->end ? MSG_MORE : 0));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			goto wait;
+		if (n <= 0)
+			return -1;
+		c->head_off += (size_t)n;
+	}
+	while (c->off < c->end) {
+		ssize_t n = sendfile(s, c->file.fd, &c->off, (size_t)(c->end - c->off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			goto wait;
+		if (n <= 0)
+			return -1; /* failed, or the file ended early (never, once full) */
+	}
+	rd_file_release(c->t->rd, &c->file);
+	c->file.fd = -1;
+	return 1;
+wait:
+	h2o_socket_notify_write(c->sock, gw_fast_on_writable);
+	return 0;
+}
+
+/* Answers the requests in the input, one after another, until one is h2o's, the input is
+ * used up (then waits for more, within h2o's request timeout), or the socket is full. */
+static void
+gw_fast_run(struct gw_conn *c)
+{
+	if (h2o_timeout_is_linked(&c->idle))
+		h2o_timeout_unlink(&c->idle);
+	for (;;) {
+		if (c->file.fd >= 0) {
+			if (c->reading)
+				h2o_socket_read_stop(c->sock);
+			c->reading = false;
+			int rc = gw_fast_write(c);
+			if (rc < 0) {
+				h2o_socket_close(c->sock);
+				return;
+			}
+			if (rc == 0)
+				return;
+			h2o_buffer_consume(&c->sock->input, c->req_len);
+			if (!c->keep) {
+				h2o_socket_close(c->sock);
+				return;
+			}
+		}
+		if (c->sock->input->size == 0) {
+			if (!c->reading)
+				h2o_socket_read_start(c->sock, gw_fast_on_read);
+			c->reading = true;
+			h2o_timeout_link(c->t->loop, &c->t->ctx.http1.req_timeout, &c->idle);
+			return;
+		}
+		if (!gw_fast_begin(c)) {
+			gw_fast_hand_over(c);
+			return;
+		}
+	}
+}
+
 static void
 gw_on_conn_close(void *data)
 {
 	struct gw_conn *c = data;
 	struct gw_thread *t = c->t;
+	if (h2o_timeout_is_linked(&c->idle))
+		h2o_timeout_unlink(&c->idle);
+	if (c->file.fd >= 0)
+		rd_file_release(t->rd, &c->file);
 	h2o_linklist_unlink(&c->link);
 	t->nconns--;
 	atomic_fetch_sub(&t->g->conns_open, 1);
@@ -793,13 +1001,20 @@ gw_on_accept(h2o_socket_t *listener, const char *err)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* as h2o's accept */
 		h2o_socket_t *sock = h2o_evloop_socket_create(
 		        t->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
-		*c = (struct gw_conn){.sock = sock, .t = t};
+		*c = (struct gw_conn){.sock = sock, .t = t, .file.fd = -1};
+		c->idle.cb = gw_fast_on_idle;
 		h2o_linklist_insert(&t->conns, &c->link);
 		t->nconns++;
 		sock->on_close.cb = gw_on_conn_close;
 		sock->on_close.data = c;
 		gw_stat_inc(&t->connections_total);
-		h2o_accept(&t->accept_ctx, sock);
+		if (t->rd != NULL) {
+			sock->data = c;
+			gw_fast_run(c);
+		} else {
+			c->h2o = true;
+			h2o_accept(&t->accept_ctx, sock);
+		}
 	}
 }
 

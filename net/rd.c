@@ -26,7 +26,7 @@
 #define RD_QUERY_VALUE_MAX 256
 #define RD_TEXT            "text/plain; charset=utf-8"
 #define RD_JSON            "application/json"
-#define RD_IMMUTABLE       "public, max-age=31536000, immutable"
+#define RD_IMMUTABLE       RD_TILE_IMMUTABLE
 #define RD_SHORT           "public, max-age=60"
 #define RD_CHECKPOINT_CC   "public, max-age=1"
 
@@ -80,9 +80,20 @@ struct rd_tcache {
 	struct rd_hold *bucket[RD_TC_BUCKETS];
 };
 
+/* An open full data tile, for rd_data_tile_file(). */
+struct rd_file_slot {
+	int fd; /* -1: free */
+	unsigned shard;
+	uint64_t index, len;
+	unsigned refs; /* answers sending it */
+	uint64_t used; /* r->file_clock at its last use */
+};
+
 struct rd {
 	struct rd_log *log;
 	unsigned n;
+	struct rd_file_slot files[RD_FILES];
+	uint64_t file_clock;
 	struct rd_tcache *tc; /* NULL: no tile cache */
 	struct rd_buf out;    /* the answer */
 	struct rd_buf extra;  /* one entry's extra_data */
@@ -764,8 +775,8 @@ tc_load(struct rd_tcache *c, unsigned shard, const struct tiles_id *id, int fd, 
 static void
 tile_answer(struct rd_resp *out, const struct tiles_id *id, const uint8_t *p, size_t len)
 {
-	answer(out, 200, "application/octet-stream",
-	       id->width == TILES_WIDTH ? RD_IMMUTABLE : RD_SHORT, p, len);
+	answer(out, 200, RD_TILE_CONTENT_TYPE, id->width == TILES_WIDTH ? RD_IMMUTABLE : RD_SHORT,
+	       p, len);
 }
 
 static void
@@ -821,6 +832,84 @@ get_tile(struct rd *r, struct rd_log *l, const char *path, size_t plen, struct r
 		return got == -E2BIG ? fail(out, 500, "tile too large to serve\n")
 		                     : store_failed(out, (int)got);
 	tile_answer(out, &id, r->out.p, (size_t)flen);
+}
+
+/* ---- full data tiles as files ---------------------------------------------------------------- */
+
+/* The slot to keep a newly opened tile in: a free one, else the least recently used that no
+ * answer is sending (its file closed); NULL when every slot is being sent. */
+static struct rd_file_slot *
+file_victim(struct rd *r)
+{
+	struct rd_file_slot *v = NULL;
+	for (unsigned i = 0; i < RD_FILES; i++) {
+		struct rd_file_slot *f = &r->files[i];
+		if (f->fd < 0)
+			return f;
+		if (f->refs == 0 && (!v || f->used < v->used))
+			v = f;
+	}
+	if (v) {
+		close(v->fd);
+		v->fd = -1;
+	}
+	return v;
+}
+
+int
+rd_data_tile_file(struct rd *r, unsigned shard, const char *path, size_t plen, struct rd_file *out)
+{
+	struct tiles_id id;
+	if (shard >= r->n || rd_endpoint_of(path, plen) != RD_EP_DATA_TILE ||
+	    plen - 1 > TILES_PATH_MAX ||
+	    tiles_path_parse(&id, path + 1, plen - 1, TILES_STATIC_CT_MAX_LEVEL) < 0 || !id.data ||
+	    id.width != TILES_WIDTH)
+		return -EINVAL;
+	struct rd_log *l = &r->log[shard];
+	if (head_load(l) < 0 || tiles_width(l->head.size, id.level, id.index) != TILES_WIDTH)
+		return -ENOENT; /* rd_get() says why: no head, or beyond the published tree */
+	r->file_clock++;
+	for (unsigned i = 0; i < RD_FILES; i++) {
+		struct rd_file_slot *f = &r->files[i];
+		if (f->fd >= 0 && f->shard == shard && f->index == id.index) {
+			f->refs++;
+			f->used = r->file_clock;
+			*out = (struct rd_file){.fd = f->fd, .len = f->len, .slot = (int)i};
+			return 0;
+		}
+	}
+	char p[TILES_PATH_MAX + 1];
+	memcpy(p, path + 1, plen - 1);
+	p[plen - 1] = 0;
+	uint64_t len = 0;
+	int fd = store_file_open(tlog_store(l->t), p, &len);
+	if (fd < 0)
+		return fd;
+	if (len > RD_BODY_MAX) {
+		close(fd);
+		return -E2BIG;
+	}
+	*out = (struct rd_file){.fd = fd, .len = len, .slot = -1};
+	struct rd_file_slot *f = file_victim(r);
+	if (f) {
+		*f = (struct rd_file_slot){.fd = fd,
+		                           .shard = shard,
+		                           .index = id.index,
+		                           .len = len,
+		                           .refs = 1,
+		                           .used = r->file_clock};
+		out->slot = (int)(f - r->files);
+	}
+	return 0;
+}
+
+void
+rd_file_release(struct rd *r, const struct rd_file *f)
+{
+	if (f->slot < 0)
+		close(f->fd);
+	else if (f->slot < RD_FILES && r->files[f->slot].refs > 0)
+		r->files[f->slot].refs--;
 }
 
 static void
@@ -939,6 +1028,9 @@ rd_close(struct rd *r)
 		free(r->log[i].sth_json);
 	}
 	free(r->log);
+	for (unsigned i = 0; i < RD_FILES; i++)
+		if (r->files[i].fd >= 0)
+			close(r->files[i].fd);
 	if (r->tc)
 		while (r->tc->oldest)
 			tc_drop(r->tc, r->tc->oldest); /* entries still sent live on */
@@ -955,6 +1047,8 @@ rd_open(struct rd **out, struct tlog *const *logs, unsigned n, size_t tile_cache
 	struct rd *r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
+	for (unsigned i = 0; i < RD_FILES; i++)
+		r->files[i].fd = -1;
 	if (tile_cache_bytes > 0 && (r->tc = calloc(1, sizeof *r->tc)) != NULL)
 		r->tc->cap = tile_cache_bytes;
 	r->log = calloc(n ? n : 1, sizeof *r->log);

@@ -77,6 +77,28 @@ bool rd_is_read_path(const char *path, size_t len);
 void rd_get(struct rd *r, unsigned shard, bool get, const char *path, size_t plen,
             const char *query, size_t qlen, struct rd_resp *out);
 
+/* The full data tile at `path` (as for rd_get(), shard `shard`) as an open file, for a caller
+ * that sends it with sendfile(2) (at explicit offsets: the descriptor may be shared). When
+ * rd_get() would answer 200 with this tile, fills *f and returns 0; the caller sends f->len
+ * bytes of f->fd and then calls rd_file_release() once. The answer's headers are
+ * RD_TILE_CONTENT_TYPE and RD_TILE_IMMUTABLE. Anything else (another endpoint, a partial
+ * tile, a tile beyond the published tree, no head yet, a read error) returns a negative
+ * errno, and rd_get() gives the answer. The rd keeps up to RD_FILES tiles open (least
+ * recently used closed first, never one still being sent); the file never changes once the
+ * published tree covers the tile. */
+#define RD_FILES 64
+struct rd_file {
+	int fd;
+	uint64_t len;
+	int slot; /* the rd's; -1: not kept (rd_file_release closes it) */
+};
+int rd_data_tile_file(struct rd *r, unsigned shard, const char *path, size_t plen,
+                      struct rd_file *f);
+/* On the rd's thread, before rd_close(). */
+void rd_file_release(struct rd *r, const struct rd_file *f);
+#define RD_TILE_CONTENT_TYPE "application/octet-stream"
+#define RD_TILE_IMMUTABLE    "public, max-age=31536000, immutable"
+
 /* Counters since rd_open(), for /metrics: answers by endpoint and status class. */
 enum rd_endpoint {
 	RD_EP_GET_STH,

@@ -1,10 +1,14 @@
 /* net/test_rd.c: the read path's tile cache on a real log: cached and uncached answers are the
  * files' bytes, the cache stays within its room, and a tile sent while the cache drops it (or
- * while the rd closes) lives until its answer lets go. Run under ASan in the sanitizer build. */
+ * while the rd closes) lives until its answer lets go; full data tiles handed out as files
+ * (rd_data_tile_file) are the right files, shared while kept, never closed while sent, and
+ * nothing else is handed out. Run under ASan in the sanitizer build. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/tiles.h"
 #include "engine/tlog.h"
@@ -17,7 +21,7 @@
 enum { ENTRIES = 40 * 256 + 17 };
 
 static struct tlog *
-make_log(const char *dir)
+make_log(const char *dir, unsigned entries)
 {
 	struct tlog_opts o = {.store.create = true, .max_batch = 1024};
 	struct tlog *t = NULL;
@@ -25,7 +29,7 @@ make_log(const char *dir)
 	const char *why = NULL;
 	if (tlog_open(&t, dir, &tlog_codec_plain, &o, msg, sizeof msg) < 0)
 		check_harness(msg);
-	if (plainlog_fill(t, ENTRIES, 1024, "birch.test/rd", &why) < 0)
+	if (plainlog_fill(t, entries, 1024, "birch.test/rd", &why) < 0)
 		check_harness(why);
 	return t;
 }
@@ -57,7 +61,7 @@ tiles_from_the_cache_are_the_files_bytes_and_outlive_eviction(void)
 	char *dir = tmpdir_make("rd");
 	char logdir[512];
 	snprintf(logdir, sizeof logdir, "%s/log", dir);
-	struct tlog *t = make_log(logdir);
+	struct tlog *t = make_log(logdir, ENTRIES);
 	struct rd *r = NULL;
 	/* Room for 8 hash tiles of 8 KiB (a tile may take an eighth of it). */
 	CHECK(rd_open(&r, &t, 1, 8 * 8192) == 0, "rd_open");
@@ -120,9 +124,92 @@ tiles_from_the_cache_are_the_files_bytes_and_outlive_eviction(void)
 	free(dir);
 }
 
+/* Open descriptors of this process. */
+static unsigned
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+	for (struct dirent *e; d && n < 100000 && (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The bytes of f, read back. */
+static bool
+file_is(const struct rd_file *f, const uint8_t *want, size_t len)
+{
+	static uint8_t got[1 << 20];
+	return f->len == len && len <= sizeof got && pread(f->fd, got, len, 0) == (ssize_t)len &&
+	       memcmp(got, want, len) == 0;
+}
+
+static void
+data_tiles_as_files_are_kept_shared_and_never_closed_while_sent(void)
+{
+	enum { TILES = RD_FILES + 6 };
+	char *dir = tmpdir_make("rdf");
+	char logdir[512];
+	snprintf(logdir, sizeof logdir, "%s/log", dir);
+	struct tlog *t = make_log(logdir, TILES * 256 + 5);
+	unsigned fds0 = open_fds();
+	struct rd *r = NULL;
+	CHECK(rd_open(&r, &t, 1, 0) == 0, "rd_open");
+	static struct rd_file held[TILES];
+	char p[64];
+	size_t flen;
+	/* every full data tile at once: the first RD_FILES kept, the rest the caller's own */
+	for (unsigned k = 0; k < TILES; k++) {
+		snprintf(p, sizeof p, "/tile/data/%03u", k);
+		CHECK(rd_data_tile_file(r, 0, p, strlen(p), &held[k]) == 0, "%s", p);
+		const uint8_t *want = file_bytes(logdir, p + 1, &flen);
+		CHECK(file_is(&held[k], want, flen), "%s is its file", p);
+		CHECK((k < RD_FILES) == (held[k].slot >= 0), "%s kept: slot %d", p, held[k].slot);
+	}
+	struct rd_file again;
+	CHECK(rd_data_tile_file(r, 0, "/tile/data/000", 14, &again) == 0 &&
+	              again.fd == held[0].fd && again.slot == held[0].slot,
+	      "a kept tile is shared");
+	rd_file_release(r, &again);
+	/* while all are held, none of the kept ones is closed or replaced */
+	for (unsigned k = 0; k < TILES; k++)
+		rd_file_release(r, &held[k]);
+	/* released: a new tile takes the least recently used slot (tile 001's; 000 was used
+	 * again later), and a tile still sent keeps its slot */
+	struct rd_file keep, fresh;
+	CHECK(rd_data_tile_file(r, 0, "/tile/data/002", 14, &keep) == 0 && keep.slot >= 0,
+	      "tile 002 again");
+	snprintf(p, sizeof p, "/tile/data/%03u", TILES - 1);
+	CHECK(rd_data_tile_file(r, 0, p, strlen(p), &fresh) == 0 && fresh.slot == held[1].slot,
+	      "the least recently used slot is reused: %d, want %d", fresh.slot, held[1].slot);
+	const uint8_t *want = file_bytes(logdir, "tile/data/002", &flen);
+	CHECK(file_is(&keep, want, flen), "tile 002 intact");
+	rd_file_release(r, &fresh);
+	rd_file_release(r, &keep);
+	/* nothing but full data tiles of the published tree */
+	static const char *const no[] = {
+	        "/tile/data/000.p/5", "/tile/0/000",     "/checkpoint",          "/tile/data/071",
+	        "/tile/data/070",     "/tile/data/x000", "/tile/data/000.p/256", "/issuer/00"};
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		struct rd_file f = {.fd = -1};
+		CHECK(rd_data_tile_file(r, 0, no[i], strlen(no[i]), &f) < 0 && f.fd == -1,
+		      "refused: %s", no[i]);
+	}
+	struct rd_file f = {.fd = -1};
+	CHECK(rd_data_tile_file(r, 1, "/tile/data/000", 14, &f) < 0, "no such shard");
+	rd_close(r);
+	CHECK(open_fds() == fds0, "every descriptor closed: %u, was %u", open_fds(), fds0);
+	tlog_close(t);
+	tmpdir_remove(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
 	RUN(tiles_from_the_cache_are_the_files_bytes_and_outlive_eviction);
+	RUN(data_tiles_as_files_are_kept_shared_and_never_closed_while_sent);
 	return check_done();
 }

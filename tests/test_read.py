@@ -10,7 +10,8 @@ the root rebuilt from the hash tiles as a tiles client does, the data tiles' Til
 the level-0 hashes and get-entries, the issuers by fingerprint; bad parameters get 400 with a
 reason and the server keeps serving; and certspotter follows the log from the empty tree to the
 end with no complaint. The verifier first proves itself on the RFC 6962 / C2SP vectors."""
-import atexit, base64, hashlib, http.client, json, os, random, re, shutil, signal, subprocess, sys
+import atexit, base64, hashlib, http.client, json, os, random, re, shutil, signal, socket
+import subprocess, sys
 import tempfile, threading, time, urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -656,6 +657,141 @@ def self_check(vectors, tmp):
             bad += 1
     check(n == 5 and bad == 0, "vectors: issuer_key_hash and TBS of %d C++ precerts (PSC too)" % n)
 
+
+
+# ---- raw HTTP/1.1 on one socket: the gateway's own answers to data tiles (net/h1f.h) ----------
+
+
+def raw_exchange(port, parts, pause=0.2, timeout=10.0):
+    """Sends parts (bytes each, with a pause between) on a new connection; returns every byte
+    the server sent until it closed the connection, or until timeout, and whether it closed."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        for i, p in enumerate(parts):
+            if i:
+                time.sleep(pause)
+            s.sendall(p)
+        got, closed, until = b"", False, time.time() + timeout
+        s.settimeout(0.5)
+        while time.time() < until:
+            try:
+                b = s.recv(1 << 20)
+            except socket.timeout:
+                if got:
+                    break
+                continue
+            if not b:
+                closed = True
+                break
+            got += b
+        return got, closed
+    finally:
+        s.close()
+
+
+def split_responses(b, no_body=()):
+    """[(status, {lower-case header: value}, body)] of HTTP/1.1 answers with Content-Length;
+    the answers numbered in no_body (to HEAD) have none."""
+    out = []
+    for _ in range(100):
+        if not b:
+            break
+        head, sep, rest = b.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("an answer without the end of its head")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        hd = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            hd[k.strip().lower()] = v.strip()
+        n = 0 if len(out) in no_body else int(hd.get("content-length", "-1"))
+        if n < 0 or len(rest) < n:
+            raise ValueError("a body shorter than its Content-Length")
+        out.append((status, hd, rest[:n]))
+        b = rest[n:]
+    return out
+
+
+def data_tile_count(cl):
+    """birch_http_requests_total for data-tile 2xx answers, from /metrics."""
+    st, hd, body = cl.get("/metrics")
+    m = re.search(rb'birch_http_requests_total\{endpoint="data-tile",code="2xx"\} (\d+)', body)
+    return int(m.group(1)) if st == 200 and m else -1
+
+
+def check_data_tiles_before_h2o(port, cl, dtiles):
+    """Full data tiles are answered by the gateway itself (sendfile) while a connection asks
+    only for them; anything else hands the connection to h2o with its unread bytes. Both must
+    give the same answers, in order."""
+    full = sorted(n for n, b in dtiles.items() if parse_data_tile(b) and
+                  len(parse_data_tile(b)) == 256)
+    if len(full) < 2:
+        check(False, "two full data tiles to test the gateway's own answers with")
+        return
+    a, b = full[0], full[1]
+    pa, pb = "/tile/data/" + tile_index_path(a), "/tile/data/" + tile_index_path(b)
+
+    def get(path, extra=b"", version=b"HTTP/1.1"):
+        return b"GET " + path.encode() + b" " + version + b"\r\nHost: x\r\n" + extra + b"\r\n"
+
+    before = data_tile_count(cl)
+    fast, _ = raw_exchange(port, [get(pa, b"Connection: close\r\n")])
+    slow, _ = raw_exchange(port, [get(pa, version=b"HTTP/1.0")])
+    try:
+        (fs, fh, fb), = split_responses(fast)
+        (ss, sh, sb), = split_responses(slow)
+        same = fs == ss == 200 and fb == sb == dtiles[a] and all(
+            fh.get(k) == sh.get(k) for k in ("content-type", "cache-control", "content-length"))
+        why = "%s / %s" % ({k: fh.get(k) for k in ("content-type", "cache-control")},
+                           {k: sh.get(k) for k in ("content-type", "cache-control")})
+    except ValueError as x:
+        same, why = False, str(x)
+    check(same and fh.get("cache-control") == "public, max-age=31536000, immutable" and
+          fh.get("connection") == "close",
+          "a full data tile answered by the gateway itself is h2o's answer byte for byte "
+          "(status, Content-Type, Cache-Control, Content-Length, body) %s" % why)
+
+    cases = [
+        ("three data tiles pipelined in one write, the last with Connection: close",
+         [get(pa) + get(pb) + get(pa, b"Connection: close\r\n")],
+         [dtiles[a], dtiles[b], dtiles[a]]),
+        ("a data tile, then /checkpoint (h2o takes the connection), then a data tile, "
+         "pipelined", [get(pa) + get("/checkpoint") + get(pb, b"Connection: close\r\n")],
+         [dtiles[a], None, dtiles[b]]),
+        ("a request split across two writes 200 ms apart",
+         [get(pa, b"Connection: close\r\n")[:20], get(pa, b"Connection: close\r\n")[20:]],
+         [dtiles[a]]),
+        ("HEAD of a data tile, then GET on the same connection",
+         [get(pa).replace(b"GET", b"HEAD", 1) + get(pa, b"Connection: close\r\n")],
+         [b"", dtiles[a]]),
+    ]
+    for what, parts, want in cases:
+        got, closed = raw_exchange(port, parts)
+        try:
+            rs = split_responses(got, (0,) if parts[0].startswith(b"HEAD") else ())
+            if len(rs) != len(want):
+                raise ValueError("%d answers, not %d" % (len(rs), len(want)))
+            for i, ((st, hd, body), w) in enumerate(zip(rs, want)):
+                if st != 200 or (w is not None and body != w):
+                    raise ValueError("answer %d: %d, %d bytes" % (i, st, len(body)))
+            ok, why = closed, "" if closed else "the connection stayed open"
+        except ValueError as x:
+            ok, why = False, str(x)
+        check(ok, "%s: every answer right and in order, then closed %s" % (what, why))
+
+    got, closed = raw_exchange(port, [get(pa) + b"NONSENSE\r\n\r\n"])
+    try:
+        rs = split_responses(got)
+        ok = [r[0] for r in rs] == [200, 400] and rs[0][2] == dtiles[a] and closed
+    except ValueError:
+        ok = False
+    check(ok and cl.get(pa)[0] == 200, "a malformed request after a data tile gets h2o's 400 "
+          "and the connection closes; the server keeps serving")
+    after = data_tile_count(cl)
+    # 2 + 3 + 2 + 1 + 2 + 1 above, and the last cl.get: 6 of them the gateway's own
+    check(before >= 0 and after - before == 12, "/metrics counts the data tiles the gateway "
+          "answered itself (%d -> %d)" % (before, after))
 
 
 # ---- the server and a client ---------------------------------------------------------------------
@@ -1330,6 +1466,7 @@ def main():
             dbad.append("%s: %s" % (path, x))
     check(not dbad, "data tiles: %d TileLeafs hash to the level-0 tiles and match get-entries "
           "(entry, pre_certificate, chain fingerprints) %s" % (N, dbad[:3]))
+    check_data_tiles_before_h2o(s.port, cl, dtiles)
     # the partial tiles of the earlier heads: served while their tile is partial, prefixes
     pbad, npart = [], 0
     full_now = {(level, n) for level, n, w, p in tile_paths(N) if w == 256}
