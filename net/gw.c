@@ -130,7 +130,7 @@ struct gw_conn {
 	h2o_socket_t *sock;
 	struct gw_thread *t;
 	bool h2o;                 /* h2o has it */
-	bool reading;             /* gw_fast_on_read armed */
+	bool reading;             /* waiting to read (gw_fast_on_io) */
 	bool keep;                /* the answer being sent leaves the connection open */
 	h2o_timeout_entry_t idle; /* waiting for a request (h2o's HTTP/1 request timeout) */
 	struct rd_file file;      /* the tile being sent; file.fd -1: none */
@@ -738,8 +738,9 @@ gw_on_done(h2o_multithread_receiver_t *rx, h2o_linklist_t *messages)
 
 static void gw_fast_run(struct gw_conn *c);
 
+/* Bytes arrived (gw_fast_run waits to read) or the socket has room (it waits to write). */
 static void
-gw_fast_on_read(h2o_socket_t *sock, const char *err)
+gw_fast_on_io(h2o_socket_t *sock, const char *err)
 {
 	struct gw_conn *c = sock->data;
 	if (err != NULL) {
@@ -754,17 +755,6 @@ gw_fast_on_idle(h2o_timeout_entry_t *e)
 {
 	struct gw_conn *c = H2O_STRUCT_FROM_MEMBER(struct gw_conn, idle, e);
 	h2o_socket_close(c->sock);
-}
-
-static void
-gw_fast_on_writable(h2o_socket_t *sock, const char *err)
-{
-	struct gw_conn *c = sock->data;
-	if (err != NULL) {
-		h2o_socket_close(sock);
-		return;
-	}
-	gw_fast_run(c);
 }
 
 /* h2o has it from here on, with whatever is unread in its input buffer. */
@@ -840,7 +830,7 @@ gw_fast_begin(struct gw_conn *c)
 }
 
 /* Sends what the socket takes of the answer: 1 when all of it is sent, 0 when waiting for
- * room (gw_fast_on_writable is armed), -1 when the connection failed. */
+ * room (gw_fast_on_io is armed), -1 when the connection failed. */
 static int
 gw_fast_write(struct gw_conn *c)
 {
@@ -869,7 +859,7 @@ gw_fast_write(struct gw_conn *c)
 	c->file.fd = -1;
 	return 1;
 wait:
-	h2o_socket_notify_write(c->sock, gw_fast_on_writable);
+	h2o_socket_notify_write(c->sock, gw_fast_on_io);
 	return 0;
 }
 
@@ -900,7 +890,7 @@ gw_fast_run(struct gw_conn *c)
 		}
 		if (c->sock->input->size == 0) {
 			if (!c->reading)
-				h2o_socket_read_start(c->sock, gw_fast_on_read);
+				h2o_socket_read_start(c->sock, gw_fast_on_io);
 			c->reading = true;
 			h2o_timeout_link(c->t->loop, &c->t->ctx.http1.req_timeout, &c->idle);
 			return;
